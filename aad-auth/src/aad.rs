@@ -1,0 +1,186 @@
+//! `AadAuth`: the one object an app builds and mounts.
+
+use std::sync::Arc;
+
+use actix_web::web::ServiceConfig;
+use actix_web::{HttpRequest, HttpResponse};
+use futures_util::future::LocalBoxFuture;
+
+use crate::authority::Authority;
+use crate::clock::{self, SharedClock};
+use crate::config::AadAuthConfig;
+use crate::error::{AuthError, Error, ErrorPages, ResponseContext};
+use crate::keys::KeyStore;
+use crate::token::{TokenError, TokenValidator, VerifiedToken};
+use crate::user::User;
+
+/// Reads the login session of a request (provided by the browser-login layer).
+pub(crate) trait SessionReader: Send + Sync {
+    /// The signed-in user of this request's session, if any.
+    fn user<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Option<User>>;
+}
+
+pub(crate) struct Inner {
+    config: AadAuthConfig,
+    validator: TokenValidator,
+    realm: String,
+    login_url: String,
+    sessions: Option<Arc<dyn SessionReader>>,
+    pages: Option<Arc<dyn ErrorPages>>,
+}
+
+/// Entra ID authentication for an Actix-web app: configuration, signing keys, the token
+/// validator and (unless bearer-only) the browser login. Cheap to clone; build it once, before
+/// `HttpServer::new`, so that every worker shares one key cache.
+///
+/// ```no_run
+/// use aad_auth::{AadAuth, AuthenticationState, api_auth_required};
+/// use actix_web::{App, HttpServer, Responder, get};
+///
+/// #[get("/hello")]
+/// #[api_auth_required(scopes("user_impersonation"))]
+/// async fn hello(auth_state: AuthenticationState) -> impl Responder {
+///     format!("hello {}", auth_state.user().map(|u| u.display_name()).unwrap_or_default())
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let auth = AadAuth::bearer_only(aad_auth::AadAuthConfig::from_env()?)?;
+///     HttpServer::new(move || App::new().configure(auth.configure()).service(hello))
+///         .bind(("127.0.0.1", 8000))?
+///         .run()
+///         .await?;
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct AadAuth {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for AadAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AadAuth").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// Options beyond the configuration (mostly for tests).
+#[derive(Debug)]
+#[must_use]
+pub struct AadAuthBuilder {
+    config: AadAuthConfig,
+    clock: SharedClock,
+    bearer_only: bool,
+}
+
+impl AadAuthBuilder {
+    /// Reads every time from `clock` instead of the system clock.
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Bearer tokens only: no sessions, no login routes, no `SESSION_SECRET` needed.
+    pub fn bearer_only(mut self) -> Self {
+        self.bearer_only = true;
+        self
+    }
+
+    /// Builds, and starts loading the signing keys in the background when called inside a Tokio
+    /// runtime. Never fails because the identity provider is unreachable: requests then get 503
+    /// with `Retry-After` until the keys arrive.
+    ///
+    /// # Errors
+    /// A configuration or set-up problem.
+    pub fn build(self) -> Result<AadAuth, Error> {
+        let config = self.config;
+        let http = crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
+        let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), config.jwks_cache_ttl());
+        let validator = TokenValidator::new(&config, keys.clone(), self.clock);
+        if config.enabled() {
+            keys.spawn_background_refresh();
+        } else {
+            tracing::warn!("AUTH_ENABLED=false: AUTHENTICATION IS OFF; every guard lets every request through as anonymous");
+        }
+        let realm = if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
+        let login_url = config.routes().login_ui.clone();
+        let _ = self.bearer_only;
+        Ok(AadAuth { inner: Arc::new(Inner { config, validator, realm, login_url, sessions: None, pages: None }) })
+    }
+}
+
+impl AadAuth {
+    /// Reads the configuration from the environment (and `.env`) and builds.
+    ///
+    /// # Errors
+    /// A [`crate::ConfigError`] naming each bad variable, or a set-up problem.
+    pub fn from_env() -> Result<Self, Error> {
+        Self::new(AadAuthConfig::from_env()?)
+    }
+
+    /// Builds with this configuration.
+    ///
+    /// # Errors
+    /// A set-up problem.
+    pub fn new(config: AadAuthConfig) -> Result<Self, Error> {
+        Self::builder(config).build()
+    }
+
+    /// Builds for bearer tokens only (no sessions or login routes; `SESSION_SECRET` not needed).
+    ///
+    /// # Errors
+    /// A set-up problem.
+    pub fn bearer_only(config: AadAuthConfig) -> Result<Self, Error> {
+        Self::builder(config).bearer_only().build()
+    }
+
+    /// Starts a builder for options beyond the configuration.
+    pub fn builder(config: AadAuthConfig) -> AadAuthBuilder {
+        AadAuthBuilder { config, clock: clock::system(), bearer_only: false }
+    }
+
+    /// Mounts everything on an app: `App::new().configure(auth.configure())`.
+    pub fn configure(&self) -> impl FnOnce(&mut ServiceConfig) + 'static {
+        let auth = self.clone();
+        move |cfg: &mut ServiceConfig| {
+            cfg.app_data(auth);
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AadAuthConfig {
+        &self.inner.config
+    }
+
+    /// The bearer-token validator.
+    pub fn validator(&self) -> &TokenValidator {
+        &self.inner.validator
+    }
+
+    /// The signing-key store.
+    pub fn keys(&self) -> &KeyStore {
+        self.inner.validator.keys()
+    }
+
+    /// Validates a bearer token.
+    ///
+    /// # Errors
+    /// Why the token was refused.
+    pub async fn validate_bearer(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
+        self.inner.validator.validate(token).await
+    }
+
+    pub(crate) fn sessions(&self) -> Option<&Arc<dyn SessionReader>> {
+        self.inner.sessions.as_ref()
+    }
+
+    /// The response for an authentication error on this request.
+    pub fn error_response(&self, error: &AuthError, req: &HttpRequest) -> HttpResponse {
+        let context = ResponseContext {
+            realm: &self.inner.realm,
+            login_url: &self.inner.login_url,
+            pages: self.inner.pages.as_deref(),
+        };
+        crate::error::respond(error, req, &context)
+    }
+}

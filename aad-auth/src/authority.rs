@@ -1,0 +1,231 @@
+//! The authority: where discovery lives, which issuer its document must name, and which `iss`
+//! values tokens may then carry.
+
+use serde::Deserialize;
+use url::Url;
+
+use crate::config::{AadAuthConfig, Tenant, is_guid, is_loopback};
+
+/// The `{tenantid}` placeholder of Entra's multi-tenant issuer template.
+pub(crate) const TENANT_TEMPLATE: &str = "{tenantid}";
+
+/// The parts of an OpenID Provider discovery document this crate uses.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProviderMetadata {
+    /// `issuer`; may hold the `{tenantid}` template.
+    pub issuer: String,
+    /// `jwks_uri`.
+    pub jwks_uri: Url,
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: Option<Url>,
+    /// `token_endpoint`.
+    pub token_endpoint: Option<Url>,
+    /// `end_session_endpoint`.
+    pub end_session_endpoint: Option<Url>,
+    /// `device_authorization_endpoint`.
+    pub device_authorization_endpoint: Option<Url>,
+}
+
+#[derive(Deserialize)]
+struct RawMetadata {
+    issuer: String,
+    jwks_uri: String,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    end_session_endpoint: Option<String>,
+    device_authorization_endpoint: Option<String>,
+}
+
+/// Where discovery is and what it must say.
+#[derive(Debug, Clone)]
+pub(crate) struct Authority {
+    pub(crate) discovery_url: Url,
+    expected: ExpectedIssuer,
+    multi_tenant: bool,
+}
+
+#[derive(Debug, Clone)]
+enum ExpectedIssuer {
+    /// Derived from the host and a tenant GUID (or `{tenantid}`): exact match.
+    Exact(String),
+    /// Derived from the host and a tenant domain: `{host}/{some GUID}/v2.0`.
+    HostWithGuid(String),
+    /// `AAD_OPENID_CONFIG_URL` was given: the document's own issuer is trusted.
+    Document,
+}
+
+impl Authority {
+    pub(crate) fn from_config(config: &AadAuthConfig) -> Self {
+        let host = config.authority_host();
+        let expected = if config.has_explicit_openid_config_url() {
+            ExpectedIssuer::Document
+        } else {
+            match config.tenant() {
+                Tenant::Id(id) => ExpectedIssuer::Exact(format!("{host}/{id}/v2.0")),
+                Tenant::Common | Tenant::Organizations => {
+                    ExpectedIssuer::Exact(format!("{host}/{TENANT_TEMPLATE}/v2.0"))
+                }
+                Tenant::Domain(_) | Tenant::Consumers => ExpectedIssuer::HostWithGuid(host.to_owned()),
+            }
+        };
+        Self { discovery_url: config.openid_config_url(), expected, multi_tenant: config.tenant().is_multi_tenant() }
+    }
+
+    /// Parses and checks a discovery document (OpenID Connect Discovery 1.0 §4.3).
+    pub(crate) fn parse_metadata(&self, body: &[u8]) -> Result<ProviderMetadata, String> {
+        let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
+        match &self.expected {
+            ExpectedIssuer::Exact(expected) if raw.issuer != *expected => {
+                return Err(format!("issuer {:?} is not the expected {expected:?}", clip(&raw.issuer)));
+            }
+            ExpectedIssuer::HostWithGuid(host) => {
+                let guid = raw.issuer.strip_prefix(host.as_str()).and_then(|rest| rest.strip_prefix('/')).and_then(|rest| rest.strip_suffix("/v2.0"));
+                if !guid.is_some_and(is_guid) {
+                    return Err(format!("issuer {:?} is not {host}/<tenant GUID>/v2.0", clip(&raw.issuer)));
+                }
+            }
+            _ => {}
+        }
+        if raw.issuer.contains(TENANT_TEMPLATE) && !self.multi_tenant {
+            return Err("the document is a multi-tenant one ({tenantid} issuer) but AAD_TENANT_ID names one tenant".into());
+        }
+        let same_origin = |name: &str, value: &str| -> Result<Url, String> {
+            let url = Url::parse(value).map_err(|_| format!("{name} is not a URL"))?;
+            if !(url.scheme() == "https" || (url.scheme() == "http" && is_loopback(&url))) {
+                return Err(format!("{name} must be https"));
+            }
+            Ok(url)
+        };
+        let jwks_uri = same_origin("jwks_uri", &raw.jwks_uri)?;
+        // Keys must come from the host that served discovery: a document pointing elsewhere is
+        // refused rather than trusted (no key material from third parties).
+        if jwks_uri.host_str() != self.discovery_url.host_str() || jwks_uri.port_or_known_default() != self.discovery_url.port_or_known_default() {
+            return Err(format!(
+                "jwks_uri is on {} but discovery is on {}",
+                jwks_uri.host_str().unwrap_or("?"),
+                self.discovery_url.host_str().unwrap_or("?")
+            ));
+        }
+        let optional = |name: &str, value: Option<String>| value.map(|v| same_origin(name, &v)).transpose();
+        Ok(ProviderMetadata {
+            issuer: raw.issuer,
+            jwks_uri,
+            authorization_endpoint: optional("authorization_endpoint", raw.authorization_endpoint)?,
+            token_endpoint: optional("token_endpoint", raw.token_endpoint)?,
+            end_session_endpoint: optional("end_session_endpoint", raw.end_session_endpoint)?,
+            device_authorization_endpoint: optional("device_authorization_endpoint", raw.device_authorization_endpoint)?,
+        })
+    }
+}
+
+/// Which `iss` values tokens may carry, learnt from the discovery issuer.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuerPolicy {
+    /// The v2 issuer, possibly with `{tenantid}`.
+    v2: String,
+    /// The tenant GUID when the issuer is Entra-shaped and names one tenant.
+    tenant_guid: Option<String>,
+    /// Entra-shaped issuer (`{host}/{tenant}/v2.0`): v1 tokens and the `ver` pairing apply.
+    /// Otherwise (B2C, custom authorities) only the document's issuer is accepted, any `ver`.
+    entra_shaped: bool,
+    /// Host of v1 issuers (`https://sts.windows.net`).
+    sts: &'static str,
+}
+
+/// The token version, from the `ver` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenVersion {
+    V1,
+    V2,
+}
+
+impl IssuerPolicy {
+    pub(crate) fn new(metadata: &ProviderMetadata) -> Self {
+        let issuer = metadata.issuer.trim_end_matches('/').to_owned();
+        let tenant_segment = Url::parse(&issuer).ok().and_then(|url| {
+            let mut segments = url.path_segments()?;
+            let tenant = segments.next()?.to_owned();
+            (segments.next() == Some("v2.0") && segments.next().is_none()).then_some(tenant)
+        });
+        let entra_shaped = tenant_segment.as_deref().is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t))
+            && !metadata.issuer.ends_with('/');
+        let tenant_guid = tenant_segment.filter(|t| is_guid(t)).filter(|_| entra_shaped);
+        let sts = if Url::parse(&issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| h.ends_with("chinacloudapi.cn") || h.ends_with("microsoftonline.cn")) {
+            "https://sts.chinacloudapi.cn"
+        } else {
+            "https://sts.windows.net"
+        };
+        Self { v2: metadata.issuer.clone(), tenant_guid, entra_shaped, sts }
+    }
+
+    /// Whether the issuer is the `{tenantid}` template (multi-tenant).
+    pub(crate) fn is_multi_tenant(&self) -> bool {
+        self.v2.contains(TENANT_TEMPLATE)
+    }
+
+    /// The tenant GUID of a single-tenant Entra authority.
+    pub(crate) fn tenant_guid(&self) -> Option<&str> {
+        self.tenant_guid.as_deref()
+    }
+
+    /// Whether `iss` is acceptable for a token of `version` from tenant `tid`.
+    pub(crate) fn accepts(&self, iss: &str, version: TokenVersion, tid: &str) -> bool {
+        if !self.entra_shaped {
+            return iss == self.v2;
+        }
+        match version {
+            TokenVersion::V2 => self.is_v2_issuer_of(iss, tid),
+            TokenVersion::V1 => iss
+                .strip_prefix(self.sts)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .and_then(|rest| rest.strip_suffix('/'))
+                .is_some_and(|middle| middle == tid),
+        }
+    }
+
+    /// `iss == v2 issuer with {tenantid} = tid`, without allocating (this runs per request).
+    fn is_v2_issuer_of(&self, iss: &str, tid: &str) -> bool {
+        match self.v2.split_once(TENANT_TEMPLATE) {
+            None => iss == self.v2,
+            Some((prefix, suffix)) => iss
+                .strip_prefix(prefix)
+                .and_then(|rest| rest.strip_suffix(suffix))
+                .is_some_and(|middle| middle == tid),
+        }
+    }
+
+    /// `https://sts.windows.net/{tid}/`.
+    pub(crate) fn v1_issuer(&self, tid: &str) -> String {
+        format!("{}/{tid}/", self.sts)
+    }
+
+    /// The v2 issuer for tenant `tid`.
+    pub(crate) fn v2_issuer(&self, tid: &str) -> String {
+        self.v2.replace(TENANT_TEMPLATE, tid)
+    }
+
+    /// Whether a JWKS key's own `issuer` (if any) covers a token from tenant `tid`: keys scoped
+    /// to one tenant must not verify another tenant's tokens (Storm-0558).
+    pub(crate) fn key_issuer_covers(&self, key_issuer: Option<&str>, tid: &str) -> bool {
+        match key_issuer {
+            None => true,
+            Some(key_issuer) => match key_issuer.split_once(TENANT_TEMPLATE) {
+                None => self.is_v2_issuer_of(key_issuer, tid),
+                Some((prefix, suffix)) => {
+                    // Both templated: the same template covers every tenant.
+                    self.v2.split_once(TENANT_TEMPLATE) == Some((prefix, suffix))
+                }
+            },
+        }
+    }
+
+    /// Whether the `ver` pairing applies (Entra-shaped issuers).
+    pub(crate) fn is_entra(&self) -> bool {
+        self.entra_shaped
+    }
+}
+
+fn clip(value: &str) -> String {
+    value.chars().take(120).flat_map(char::escape_debug).collect()
+}

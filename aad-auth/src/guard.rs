@@ -1,0 +1,302 @@
+//! Authentication and authorization of one request, done once and kept in the request's
+//! extensions; plus the extractor and middleware forms of the guards.
+
+use std::cell::RefCell;
+use std::future::{Ready, ready};
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::body::EitherBody;
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::error::InternalError;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use tokio::sync::OnceCell;
+
+use crate::aad::AadAuth;
+use crate::bearer::bearer_token;
+use crate::error::AuthError;
+use crate::policy::{GuardKind, Policy, StaticPolicy, check_app_wide};
+use crate::state::AuthenticationState;
+use crate::token::VerifiedToken;
+use crate::user::User;
+
+/// Per-request results, so that a token is validated once however many extractors ask.
+#[derive(Default)]
+struct RequestAuth {
+    bearer: OnceCell<Result<Option<Arc<VerifiedToken>>, AuthError>>,
+    session: OnceCell<Option<User>>,
+    authorized: RefCell<Option<AuthenticationState>>,
+}
+
+fn request_auth(req: &HttpRequest) -> Rc<RequestAuth> {
+    if let Some(existing) = req.extensions().get::<Rc<RequestAuth>>() {
+        return existing.clone();
+    }
+    let created = Rc::new(RequestAuth::default());
+    req.extensions_mut().insert(created.clone());
+    created
+}
+
+impl AadAuth {
+    /// The bearer token of the request, validated (once per request).
+    async fn request_bearer(&self, req: &HttpRequest, cache: &RequestAuth) -> Result<Option<Arc<VerifiedToken>>, AuthError> {
+        cache
+            .bearer
+            .get_or_init(|| async {
+                let Some(token) = bearer_token(req)? else { return Ok(None) };
+                self.validate_bearer(token).await.map(Some).map_err(|error| {
+                    tracing::debug!(reason = %error, "bearer token refused");
+                    AuthError::from_token(error)
+                })
+            })
+            .await
+            .clone()
+    }
+
+    /// The session user of the request, if a login session is present (once per request).
+    async fn request_session(&self, req: &HttpRequest, cache: &RequestAuth) -> Option<User> {
+        cache
+            .session
+            .get_or_init(|| async {
+                match self.sessions() {
+                    Some(sessions) => sessions.user(req).await,
+                    None => None,
+                }
+            })
+            .await
+            .clone()
+    }
+
+    /// Who made the request, without requiring anything: a valid bearer token, else a login
+    /// session, else anonymous. An invalid token counts as anonymous here.
+    pub async fn authenticate(&self, req: &HttpRequest) -> AuthenticationState {
+        let cache = request_auth(req);
+        if let Some(state) = cache.authorized.borrow().clone() {
+            return state;
+        }
+        if !self.config().enabled() {
+            return AuthenticationState::anonymous();
+        }
+        if let Ok(Some(token)) = self.request_bearer(req, &cache).await {
+            return AuthenticationState::from_token(token);
+        }
+        match self.request_session(req, &cache).await {
+            Some(user) => AuthenticationState::from_session(user),
+            None => AuthenticationState::anonymous(),
+        }
+    }
+
+    /// Enforces `policy` on the request: the credential kinds it accepts, the app-wide
+    /// requirements (`AAD_ROLES`, `AAD_ALLOW_GUESTS`), then the policy's scopes, roles and groups.
+    ///
+    /// A presented bearer token is always validated, and an invalid one is refused even where a
+    /// session would have been accepted: an explicit credential never silently falls back.
+    ///
+    /// # Errors
+    /// The [`AuthError`] to answer with.
+    pub async fn authorize(&self, req: &HttpRequest, policy: &Policy) -> Result<AuthenticationState, AuthError> {
+        let cache = request_auth(req);
+        if !self.config().enabled() {
+            tracing::debug!(path = %req.path(), "AUTH_ENABLED=false: guard bypassed");
+            return Ok(AuthenticationState::anonymous());
+        }
+        let state = match self.request_bearer(req, &cache).await? {
+            Some(token) => AuthenticationState::from_token(token),
+            None => match policy.allows_session().then_some(()) {
+                Some(()) => match self.request_session(req, &cache).await {
+                    Some(user) => AuthenticationState::from_session(user),
+                    None => return Err(missing(policy)),
+                },
+                None => return Err(missing(policy)),
+            },
+        };
+        if let (Some(user), Some(source)) = (state.user(), state.source()) {
+            debug_assert!(policy.accepts_source(source));
+            check_app_wide(user, self.config().roles(), self.config().allow_guests()).map_err(AuthError::Forbidden)?;
+        }
+        policy.check(&state).map_err(AuthError::Forbidden)?;
+        *cache.authorized.borrow_mut() = Some(state.clone());
+        Ok(state)
+    }
+}
+
+fn missing(policy: &Policy) -> AuthError {
+    match policy.kind() {
+        GuardKind::Page => AuthError::LoginRequired,
+        GuardKind::Api => AuthError::MissingCredentials,
+    }
+}
+
+/// Turns an [`AuthError`] into the actix error carrying the full response.
+pub(crate) fn reject(auth: Option<&AadAuth>, req: &HttpRequest, error: AuthError) -> actix_web::Error {
+    let response = match auth {
+        Some(auth) => auth.error_response(&error, req),
+        None => {
+            tracing::error!("aad-auth guard used on an app without AadAuth::configure; answering 500");
+            actix_web::HttpResponse::InternalServerError().finish()
+        }
+    };
+    InternalError::from_response(error, response).into()
+}
+
+fn app_auth(req: &HttpRequest) -> Option<AadAuth> {
+    req.app_data::<AadAuth>().cloned()
+}
+
+impl FromRequest for AuthenticationState {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match app_auth(&req) {
+                Some(auth) => Ok(auth.authenticate(&req).await),
+                None => Err(reject(None, &req, AuthError::NotConfigured)),
+            }
+        })
+    }
+}
+
+/// An extractor that enforces the policy `P` and yields the [`AuthenticationState`].
+///
+/// This is what the guard macros inject; use it directly to avoid macros:
+///
+/// ```
+/// use aad_auth::{Authorized, Policy, StaticPolicy};
+/// use std::sync::LazyLock;
+///
+/// struct Admins;
+/// impl StaticPolicy for Admins {
+///     fn policy() -> &'static Policy {
+///         static POLICY: LazyLock<Policy> = LazyLock::new(|| Policy::api().roles(["Admin"]));
+///         &POLICY
+///     }
+/// }
+///
+/// async fn admin(auth: Authorized<Admins>) -> String {
+///     format!("hello {}", auth.user().map(|u| u.display_name()).unwrap_or("?"))
+/// }
+/// ```
+pub struct Authorized<P: StaticPolicy> {
+    state: AuthenticationState,
+    policy: PhantomData<fn() -> P>,
+}
+
+impl<P: StaticPolicy> Authorized<P> {
+    /// The authenticated state.
+    pub fn into_inner(self) -> AuthenticationState {
+        self.state
+    }
+}
+
+impl<P: StaticPolicy> Deref for Authorized<P> {
+    type Target = AuthenticationState;
+
+    fn deref(&self) -> &AuthenticationState {
+        &self.state
+    }
+}
+
+impl<P: StaticPolicy> std::fmt::Debug for Authorized<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Authorized").field(&self.state).finish()
+    }
+}
+
+impl<P: StaticPolicy> FromRequest for Authorized<P> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let Some(auth) = app_auth(&req) else { return Err(reject(None, &req, AuthError::NotConfigured)) };
+            match auth.authorize(&req, P::policy()).await {
+                Ok(state) => Ok(Self { state, policy: PhantomData }),
+                Err(error) => Err(reject(Some(&auth), &req, error)),
+            }
+        })
+    }
+}
+
+/// Middleware enforcing a [`Policy`] on every route of a scope or resource; handlers behind it
+/// take [`AuthenticationState`] as usual.
+///
+/// ```no_run
+/// use aad_auth::{AuthenticationState, Policy, RequireAuth};
+/// use actix_web::{web, App};
+///
+/// let app = App::new().service(
+///     web::scope("/api")
+///         .wrap(RequireAuth::new(Policy::api().scopes(["user_impersonation"])))
+///         .route("/hello", web::get().to(|auth: AuthenticationState| async move {
+///             format!("{:?}", auth.user().map(|u| &u.oid))
+///         })),
+/// );
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequireAuth {
+    policy: Rc<Policy>,
+}
+
+impl RequireAuth {
+    /// Guards with `policy`.
+    pub fn new(policy: Policy) -> Self {
+        Self { policy: Rc::new(policy) }
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for RequireAuth
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = RequireAuthService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequireAuthService { service: Rc::new(service), policy: self.policy.clone() }))
+    }
+}
+
+/// The service [`RequireAuth`] wraps around a route.
+#[derive(Debug)]
+pub struct RequireAuthService<S> {
+    service: Rc<S>,
+    policy: Rc<Policy>,
+}
+
+impl<S, B> Service<ServiceRequest> for RequireAuthService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    forward_ready!(service);
+
+    fn call(&self, req: ServiceRequest) -> Self::Future {
+        let service = self.service.clone();
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let http = req.request().clone();
+            let outcome = match app_auth(&http) {
+                Some(auth) => auth.authorize(&http, &policy).await.map_err(|e| auth.error_response(&e, &http)),
+                None => Err(actix_web::HttpResponse::InternalServerError().finish()),
+            };
+            match outcome {
+                Ok(_) => service.call(req).await.map(ServiceResponse::map_into_left_body),
+                Err(response) => Ok(req.into_response(response).map_into_right_body()),
+            }
+        })
+    }
+}

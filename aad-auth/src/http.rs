@@ -1,0 +1,123 @@
+//! The HTTP client for discovery, JWKS and token calls: timeouts, size caps, no redirects off the
+//! host, extra trusted roots from `AAD_CA_FILE`, and `HTTPS_PROXY` honoured.
+
+use std::time::Duration;
+
+use reqwest::redirect::Policy;
+use url::Url;
+
+/// Every outbound call gives up after this long (slow or hanging identity provider).
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_REDIRECTS: usize = 3;
+
+/// Why an outbound call failed. Messages never carry response bodies or credentials.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The request could not be sent or timed out.
+    #[error("request to {url} failed: {reason}")]
+    Transport {
+        /// The URL, without query.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The server answered with a non-success status.
+    #[error("{url} answered HTTP {status}")]
+    Status {
+        /// The URL, without query.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body exceeded the size cap.
+    #[error("{url} sent more than {limit} bytes")]
+    TooLarge {
+        /// The URL, without query.
+        url: String,
+        /// The cap.
+        limit: usize,
+    },
+    /// The body is not the JSON document expected.
+    #[error("{url} sent an invalid document: {reason}")]
+    Invalid {
+        /// The URL, without query.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Builds the shared client. The redirect policy only follows redirects that stay on the same
+/// host, so a compromised or misconfigured endpoint cannot send key fetches elsewhere (SSRF).
+pub(crate) fn client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .user_agent(concat!("aad-auth/", env!("CARGO_PKG_VERSION")))
+        .redirect(Policy::custom(|attempt| {
+            let same_host = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.host_str() == attempt.url().host_str() && first.scheme() == attempt.url().scheme());
+            if attempt.previous().len() > MAX_REDIRECTS || !same_host { attempt.stop() } else { attempt.follow() }
+        }));
+    if let Some(pem) = ca_pem {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+        for certificate in certificates {
+            builder = builder.add_root_certificate(certificate);
+        }
+    }
+    builder.build().map_err(|e| e.to_string())
+}
+
+/// A URL as shown in errors and logs: scheme, host, port and path only.
+pub(crate) fn display_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
+/// GETs `url` and returns at most `limit` bytes of a 2xx body.
+pub(crate) async fn get_bytes(client: &reqwest::Client, url: &Url, limit: usize) -> Result<Vec<u8>, FetchError> {
+    let shown = display_url(url);
+    let transport = |error: reqwest::Error| FetchError::Transport {
+        url: shown.clone(),
+        reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
+    };
+    let mut response = client.get(url.clone()).header("accept", "application/json").send().await.map_err(transport)?;
+    read_body(&mut response, &shown, limit).await
+}
+
+/// Reads a response body with a size cap, failing on non-2xx statuses.
+pub(crate) async fn read_body(response: &mut reqwest::Response, shown: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
+    let status = response.status();
+    if !status.is_success() {
+        return Err(FetchError::Status { url: shown.to_owned(), status: status.as_u16() });
+    }
+    read_capped(response, shown, limit).await
+}
+
+/// Reads a body of any status with a size cap.
+pub(crate) async fn read_capped(response: &mut reqwest::Response, shown: &str, limit: usize) -> Result<Vec<u8>, FetchError> {
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(FetchError::TooLarge { url: shown.to_owned(), limit });
+    }
+    let mut body = Vec::new();
+    loop {
+        let chunk = response.chunk().await.map_err(|error| FetchError::Transport {
+            url: shown.to_owned(),
+            reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
+        })?;
+        let Some(chunk) = chunk else { break };
+        if body.len() + chunk.len() > limit {
+            return Err(FetchError::TooLarge { url: shown.to_owned(), limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

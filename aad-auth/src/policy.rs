@@ -1,0 +1,174 @@
+//! What a guarded route requires: the credential kinds it takes and the scopes, roles and groups
+//! the caller must hold.
+
+use crate::state::{AuthSource, AuthenticationState};
+use crate::user::User;
+
+/// API routes answer 401/403; page routes send anonymous browsers to the login UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GuardKind {
+    /// An API route (`#[api_auth_required]`).
+    Api,
+    /// An HTML page (`#[auth_required]`).
+    Page,
+}
+
+/// The requirements of a guarded route.
+///
+/// Within each list any one entry suffices; every non-empty list must hold. Scopes are matched
+/// against `scp`, roles against `roles`, groups against `groups`, always as whole values.
+///
+/// ```
+/// use aad_auth::Policy;
+/// // Bearer or session, with the `user_impersonation` scope and either role.
+/// let policy = Policy::api().allow_session().scopes(["user_impersonation"]).roles(["Admin", "Editor"]);
+/// assert!(policy.allows_session());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[must_use]
+pub struct Policy {
+    kind: GuardKind,
+    allow_session: bool,
+    scopes: Vec<String>,
+    roles: Vec<String>,
+    groups: Vec<String>,
+}
+
+/// Why an authenticated caller was refused (403).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Forbidden {
+    /// None of the route's scopes is in `scp`.
+    #[error("none of the required scopes")]
+    MissingScope,
+    /// None of the route's roles is in `roles`.
+    #[error("none of the required roles")]
+    MissingRole,
+    /// None of the route's groups is in `groups`.
+    #[error("none of the required groups")]
+    MissingGroup,
+    /// The route needs a group and the token has a groups overage (too many groups to list).
+    #[error("group membership not in the token (groups overage)")]
+    GroupsOverage,
+    /// None of `AAD_ROLES` is held.
+    #[error("none of the roles this app requires")]
+    MissingAppRole,
+    /// Guest users are not allowed (`AAD_ALLOW_GUESTS=false`).
+    #[error("guest users are not allowed")]
+    Guest,
+}
+
+impl Forbidden {
+    /// A short, fixed explanation for `error_description`.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Self::MissingScope => "The access token does not grant a scope this operation requires.",
+            Self::MissingRole => "The caller does not hold a role this operation requires.",
+            Self::MissingGroup => "The caller is not in a group this operation requires.",
+            Self::GroupsOverage => {
+                "The caller's group memberships are not listed in the token (groups overage), so the required group cannot be confirmed."
+            }
+            Self::MissingAppRole => "The caller does not hold a role this application requires.",
+            Self::Guest => "Guest users are not allowed.",
+        }
+    }
+}
+
+impl Policy {
+    /// A bearer-only API route.
+    pub fn api() -> Self {
+        Self { kind: GuardKind::Api, allow_session: false, scopes: Vec::new(), roles: Vec::new(), groups: Vec::new() }
+    }
+
+    /// An HTML page: a session or a bearer token; anonymous browsers go to the login UI.
+    pub fn page() -> Self {
+        Self { kind: GuardKind::Page, allow_session: true, ..Self::api() }
+    }
+
+    /// Also accept a logged-in browser session.
+    pub fn allow_session(mut self) -> Self {
+        self.allow_session = true;
+        self
+    }
+
+    /// Require any one of these scopes.
+    pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Require any one of these app roles.
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Require membership of any one of these groups (object ids).
+    pub fn groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// API or page.
+    pub fn kind(&self) -> GuardKind {
+        self.kind
+    }
+
+    /// Whether a browser session is accepted.
+    pub fn allows_session(&self) -> bool {
+        self.allow_session
+    }
+
+    /// Required scopes (any of).
+    pub fn required_scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// Required roles (any of).
+    pub fn required_roles(&self) -> &[String] {
+        &self.roles
+    }
+
+    /// Required groups (any of).
+    pub fn required_groups(&self) -> &[String] {
+        &self.groups
+    }
+
+    /// Whether a credential of this kind is accepted.
+    pub(crate) fn accepts_source(&self, source: AuthSource) -> bool {
+        source == AuthSource::Bearer || self.allow_session
+    }
+
+    /// Checks the route's requirements (after the app-wide ones).
+    pub(crate) fn check(&self, state: &AuthenticationState) -> Result<(), Forbidden> {
+        let Some(user) = state.user() else { return Ok(()) };
+        if !self.scopes.is_empty() && !self.scopes.iter().any(|s| user.has_scope(s)) {
+            return Err(Forbidden::MissingScope);
+        }
+        if !self.roles.is_empty() && !self.roles.iter().any(|r| user.has_role(r)) {
+            return Err(Forbidden::MissingRole);
+        }
+        if !self.groups.is_empty() && !self.groups.iter().any(|g| user.in_group(g)) {
+            return Err(if user.groups_overage { Forbidden::GroupsOverage } else { Forbidden::MissingGroup });
+        }
+        Ok(())
+    }
+}
+
+/// App-wide requirements (`AAD_ROLES`, `AAD_ALLOW_GUESTS`), checked for every guarded route.
+pub(crate) fn check_app_wide(user: &User, required_roles: &[String], allow_guests: bool) -> Result<(), Forbidden> {
+    if !allow_guests && user.is_guest {
+        return Err(Forbidden::Guest);
+    }
+    if !required_roles.is_empty() && !required_roles.iter().any(|r| user.has_role(r)) {
+        return Err(Forbidden::MissingAppRole);
+    }
+    Ok(())
+}
+
+/// A policy known at compile time: the guard macros generate one per handler.
+pub trait StaticPolicy: 'static {
+    /// The policy.
+    fn policy() -> &'static Policy;
+}

@@ -1,0 +1,383 @@
+//! A local Entra ID tenant for tests and offline development (feature `testing`).
+//!
+//! [`Tenant::start`] serves, on `127.0.0.1`, what an app and its clients need from Entra:
+//! discovery (v1 and v2, tenant-specific and multi-tenant), the JWKS, and (see the module
+//! sources) the OAuth endpoints. Tokens can also be minted directly with [`Tenant::token`],
+//! and the tenant can be told to misbehave ([`Fault`]) or to rotate its keys.
+//!
+//! ```
+//! # #[actix_web::main] async fn main() {
+//! use aad_auth::testing::Tenant;
+//!
+//! let tenant = Tenant::start().await;
+//! let token = tenant.token().member().scopes(["user_impersonation"]).sign();
+//! let auth = aad_auth::AadAuth::bearer_only(tenant.api_config().build().unwrap()).unwrap();
+//! let verified = auth.validate_bearer(&token).await.unwrap();
+//! assert_eq!(verified.user().username.as_deref(), Some(tenant.users()[0].username.as_str()));
+//! # }
+//! ```
+
+mod clock;
+mod keys;
+mod registry;
+mod server;
+mod token;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+pub use clock::ManualClock;
+pub use keys::{SigningAlg, TestKey};
+pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
+pub use token::{GRAPH_APP_ID, TokenBuilder};
+
+use crate::clock::SharedClock;
+use crate::config::AadAuthConfigBuilder;
+
+/// An endpoint of the tenant, for request counters and faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `/{tenant}/v2.0/.well-known/openid-configuration`.
+    Discovery,
+    /// `/{tenant}/.well-known/openid-configuration` (v1).
+    DiscoveryV1,
+    /// `/{tenant}/discovery/v2.0/keys` and `/{tenant}/discovery/keys`.
+    Jwks,
+    /// `/{tenant}/oauth2/v2.0/authorize`.
+    Authorize,
+    /// `/{tenant}/oauth2/v2.0/token`.
+    Token,
+    /// `/{tenant}/oauth2/v2.0/devicecode`.
+    DeviceCode,
+    /// `/{tenant}/oauth2/v2.0/logout`.
+    Logout,
+    /// `/common/discovery/instance`.
+    InstanceDiscovery,
+}
+
+const ENDPOINTS: usize = 8;
+
+impl Endpoint {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// A way for an endpoint to misbehave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer with this HTTP status and an error body.
+    Status(u16),
+    /// Answer 200 with a body that is not JSON.
+    Garbage,
+    /// JWKS only: publish an empty key set.
+    EmptyKeys,
+    /// JWKS only: publish every key except the active signing key.
+    PartialKeys,
+    /// Answer normally after this delay.
+    Slow(Duration),
+    /// Never answer (well, after an hour).
+    Hang,
+}
+
+/// The keys the tenant signs with and publishes.
+#[derive(Debug)]
+pub(crate) struct KeyRing {
+    active: Arc<TestKey>,
+    published: Vec<Arc<TestKey>>,
+    rotations: u32,
+}
+
+/// State shared by the server and the token builders.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) tenant_id: String,
+    pub(crate) domain: String,
+    pub(crate) guest_home_tenant: String,
+    pub(crate) base_url: String,
+    pub(crate) apps: Vec<AppRegistration>,
+    pub(crate) users: Vec<TestUser>,
+    pub(crate) clock: SharedClock,
+    keys: RwLock<KeyRing>,
+    faults: Mutex<HashMap<Endpoint, Fault>>,
+    counters: [AtomicU64; ENDPOINTS],
+    service_principals: HashMap<String, String>,
+    pub(crate) flows: server::Flows,
+}
+
+impl Shared {
+    pub(crate) fn api_app(&self) -> AppRegistration {
+        self.apps.iter().find(|a| !a.public_client).or(self.apps.first()).cloned().unwrap_or_else(|| AppRegistration::confidential("API"))
+    }
+
+    pub(crate) fn public_app(&self) -> AppRegistration {
+        self.apps.iter().find(|a| a.public_client).or(self.apps.first()).cloned().unwrap_or_else(|| AppRegistration::public("Client"))
+    }
+
+    pub(crate) fn app(&self, client_id: &str) -> Option<&AppRegistration> {
+        self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    pub(crate) fn service_principal_oid(&self, client_id: &str) -> String {
+        self.service_principals.get(client_id).cloned().unwrap_or_else(random_guid)
+    }
+
+    pub(crate) fn v2_issuer(&self, tid: &str) -> String {
+        format!("{}/{tid}/v2.0", self.base_url)
+    }
+
+    pub(crate) fn active_key(&self) -> Arc<TestKey> {
+        self.keys.read().map(|ring| ring.active.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().active.clone())
+    }
+
+    pub(crate) fn published_keys(&self) -> Vec<Arc<TestKey>> {
+        self.keys.read().map(|ring| ring.published.clone()).unwrap_or_default()
+    }
+
+    pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
+        self.faults.lock().ok().and_then(|faults| faults.get(&endpoint).cloned())
+    }
+
+    pub(crate) fn count(&self, endpoint: Endpoint) {
+        self.counters[endpoint.index()].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Builds a [`Tenant`] with chosen registrations, users, clock or port.
+#[derive(Debug, Default)]
+#[must_use]
+pub struct TenantBuilder {
+    apps: Vec<AppRegistration>,
+    users: Vec<TestUser>,
+    clock: Option<SharedClock>,
+    port: u16,
+    tenant_id: Option<String>,
+    https: bool,
+    auto_user: Option<String>,
+}
+
+impl TenantBuilder {
+    /// Registers an app. The first confidential app is "the API"; the first public one is "the
+    /// public client". Without any, both are created.
+    pub fn app(mut self, app: AppRegistration) -> Self {
+        self.apps.push(app);
+        self
+    }
+
+    /// Adds a user. Without any, four are created: two members (`alice` with role `Admin`,
+    /// `bob` without roles), a guest, and a member of too many groups (overage).
+    pub fn user(mut self, user: TestUser) -> Self {
+        self.users.push(user);
+        self
+    }
+
+    /// Reads time from `clock` (token lifetimes, code expiry).
+    pub fn clock(mut self, clock: SharedClock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Listens on this port (default: a free one).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Uses this tenant id (default: a random GUID).
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+
+    /// Serves https with a self-signed certificate for `127.0.0.1` (see [`Tenant::ca_cert_path`]).
+    pub fn https(mut self, https: bool) -> Self {
+        self.https = https;
+        self
+    }
+
+    /// Signs this user in automatically at the authorize endpoint and approves device codes for
+    /// them (`first` = the first user). Without it, the authorize endpoint shows a user picker
+    /// and device codes wait for approval on `/device`.
+    pub fn auto_user(mut self, username: impl Into<String>) -> Self {
+        self.auto_user = Some(username.into());
+        self
+    }
+
+    /// Starts serving.
+    ///
+    /// # Panics
+    /// When the port cannot be bound or the server cannot start: a test set-up failure.
+    pub async fn start(self) -> Tenant {
+        server::start(self).await
+    }
+}
+
+/// A running local tenant. Stops when dropped.
+pub struct Tenant {
+    shared: Arc<Shared>,
+    handle: actix_web::dev::ServerHandle,
+    ca_cert_path: Option<std::path::PathBuf>,
+    _tempdir: Option<server::TempDir>,
+}
+
+impl std::fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tenant").field("authority_host", &self.shared.base_url).field("tenant_id", &self.shared.tenant_id).finish_non_exhaustive()
+    }
+}
+
+impl Drop for Tenant {
+    fn drop(&mut self) {
+        // `stop` sends the command immediately; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+impl Tenant {
+    /// Starts a tenant with the default registrations and users on a free port.
+    pub async fn start() -> Self {
+        Self::builder().start().await
+    }
+
+    /// Starts building a tenant.
+    pub fn builder() -> TenantBuilder {
+        TenantBuilder::default()
+    }
+
+    /// `http(s)://127.0.0.1:{port}`.
+    pub fn authority_host(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The tenant GUID.
+    pub fn tenant_id(&self) -> &str {
+        &self.shared.tenant_id
+    }
+
+    /// The tenant's domain (`contoso.onmicrosoft.com`).
+    pub fn domain(&self) -> &str {
+        &self.shared.domain
+    }
+
+    /// `{authority_host}/{tenant_id}`.
+    pub fn authority(&self) -> String {
+        format!("{}/{}", self.shared.base_url, self.shared.tenant_id)
+    }
+
+    /// The v2 discovery document URL.
+    pub fn openid_config_url(&self) -> String {
+        format!("{}/v2.0/.well-known/openid-configuration", self.authority())
+    }
+
+    /// The v2 issuer of this tenant.
+    pub fn issuer(&self) -> String {
+        self.shared.v2_issuer(&self.shared.tenant_id)
+    }
+
+    /// The PEM file of the self-signed certificate (https tenants only).
+    pub fn ca_cert_path(&self) -> Option<&std::path::Path> {
+        self.ca_cert_path.as_deref()
+    }
+
+    /// The API app (first confidential registration).
+    pub fn api_app(&self) -> AppRegistration {
+        self.shared.api_app()
+    }
+
+    /// The public client (first public registration).
+    pub fn public_app(&self) -> AppRegistration {
+        self.shared.public_app()
+    }
+
+    /// Every registration.
+    pub fn apps(&self) -> &[AppRegistration] {
+        &self.shared.apps
+    }
+
+    /// Every user.
+    pub fn users(&self) -> &[TestUser] {
+        &self.shared.users
+    }
+
+    /// The user with this username.
+    pub fn user(&self, username: &str) -> Option<&TestUser> {
+        self.shared.users.iter().find(|u| u.username.eq_ignore_ascii_case(username))
+    }
+
+    /// A configuration for the API app against this tenant (client id, secret, tenant, host,
+    /// trusted certificate), ready for more settings.
+    pub fn api_config(&self) -> AadAuthConfigBuilder {
+        let api = self.api_app();
+        let mut builder = crate::AadAuthConfig::builder(api.client_id, self.tenant_id()).authority_host(self.authority_host());
+        if let Some(secret) = api.client_secret {
+            builder = builder.client_secret(secret);
+        }
+        if let Some(ca) = &self.ca_cert_path {
+            builder = builder.ca_file(ca);
+        }
+        builder
+    }
+
+    /// Mints a token (v2 access token for the first member by default); see [`TokenBuilder`].
+    pub fn token(&self) -> TokenBuilder {
+        TokenBuilder::new(self.shared.clone())
+    }
+
+    /// The key id new tokens are signed with.
+    pub fn active_kid(&self) -> String {
+        self.shared.active_key().kid().to_owned()
+    }
+
+    /// Rotates keys: a new key becomes the signing key and is published next to the old ones.
+    /// Returns its key id.
+    #[allow(clippy::expect_used)]
+    pub fn rotate_keys(&self) -> String {
+        let mut ring = self.shared.keys.write().expect("key ring lock");
+        ring.rotations += 1;
+        let key = Arc::new(TestKey::generate(format!("emulator-key-{}-{}", ring.rotations + 1, &random_guid()[..8])));
+        ring.published.push(key.clone());
+        ring.active = key;
+        ring.active.kid().to_owned()
+    }
+
+    /// Stops publishing the key `kid` (tokens signed with it become unverifiable once caches
+    /// expire).
+    #[allow(clippy::expect_used)]
+    pub fn retire_key(&self, kid: &str) {
+        self.shared.keys.write().expect("key ring lock").published.retain(|key| key.kid() != kid);
+    }
+
+    /// Publishes an extra key (for example one a test signs with directly).
+    #[allow(clippy::expect_used)]
+    pub fn publish_key(&self, key: Arc<TestKey>) {
+        self.shared.keys.write().expect("key ring lock").published.push(key);
+    }
+
+    /// Makes `endpoint` misbehave until [`Tenant::clear_fault`].
+    #[allow(clippy::expect_used)]
+    pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
+        self.shared.faults.lock().expect("faults lock").insert(endpoint, fault);
+    }
+
+    /// Makes `endpoint` behave again.
+    #[allow(clippy::expect_used)]
+    pub fn clear_fault(&self, endpoint: Endpoint) {
+        self.shared.faults.lock().expect("faults lock").remove(&endpoint);
+    }
+
+    /// Requests served by `endpoint` so far (faulty answers included).
+    pub fn requests(&self, endpoint: Endpoint) -> u64 {
+        self.shared.counters[endpoint.index()].load(Ordering::Relaxed)
+    }
+
+    /// Resets every request counter.
+    pub fn reset_counters(&self) {
+        for counter in &self.shared.counters {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}

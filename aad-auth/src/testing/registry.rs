@@ -1,0 +1,157 @@
+//! App registrations and users of the local tenant.
+
+/// A random GUID (v4 layout), as Entra uses for every id.
+#[allow(clippy::expect_used)]
+pub fn random_guid() -> String {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).expect("system randomness");
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// A random URL-safe secret of `bytes` random bytes.
+#[allow(clippy::expect_used)]
+pub(crate) fn random_secret(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    aws_lc_rs::rand::fill(&mut buffer).expect("system randomness");
+    super::keys::b64(&buffer)
+}
+
+/// An app registration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AppRegistration {
+    /// Display name.
+    pub name: String,
+    /// Application (client) id.
+    pub client_id: String,
+    /// Client secret (confidential clients).
+    pub client_secret: Option<String>,
+    /// Web redirect URIs (authorization code flow, server side). A URI ending in `/*` matches
+    /// any path under it; `http://127.0.0.1:*/...` matches any loopback port.
+    pub redirect_uris: Vec<String>,
+    /// Single-page-application redirect URIs (Swagger's PKCE flow); their origins get CORS on
+    /// the token endpoint.
+    pub spa_redirect_uris: Vec<String>,
+    /// Where logout may return to.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Delegated scopes this app exposes (`api://{client_id}/{scope}`).
+    pub exposed_scopes: Vec<String>,
+    /// App roles this app defines.
+    pub app_roles: Vec<String>,
+    /// App roles granted to this app as a client (client credentials tokens carry them).
+    pub granted_roles: Vec<String>,
+    /// Access-token version issued for this app's API (1 or 2).
+    pub token_version: u8,
+    /// Whether public-client flows (device code) are allowed.
+    pub public_client: bool,
+}
+
+impl AppRegistration {
+    /// A confidential web app and API with a fresh id and secret, exposing `user_impersonation`
+    /// and the roles `Admin` and `Reader`, issuing v2 tokens.
+    pub fn confidential(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            client_id: random_guid(),
+            client_secret: Some(random_secret(30)),
+            redirect_uris: Vec::new(),
+            spa_redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            exposed_scopes: vec!["user_impersonation".into()],
+            app_roles: vec!["Admin".into(), "Reader".into()],
+            granted_roles: vec!["Reader".into()],
+            token_version: 2,
+            public_client: false,
+        }
+    }
+
+    /// A public client (device code, no secret).
+    pub fn public(name: impl Into<String>) -> Self {
+        Self {
+            client_secret: None,
+            exposed_scopes: Vec::new(),
+            app_roles: Vec::new(),
+            granted_roles: Vec::new(),
+            public_client: true,
+            ..Self::confidential(name)
+        }
+    }
+
+    /// Adds a web redirect URI.
+    #[must_use]
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Adds a single-page-application redirect URI.
+    #[must_use]
+    pub fn spa_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.spa_redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Sets the client id.
+    #[must_use]
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// Sets the issued token version (1 or 2).
+    #[must_use]
+    pub fn token_version(mut self, version: u8) -> Self {
+        self.token_version = version;
+        self
+    }
+}
+
+/// A user of the local tenant.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct TestUser {
+    /// Sign-in name (`preferred_username`).
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Object id.
+    pub oid: String,
+    /// App roles assigned.
+    pub roles: Vec<String>,
+    /// Group object ids.
+    pub groups: Vec<String>,
+    /// A guest from another tenant (B2B): tokens carry `acct: 1` and the home tenant's `idp`.
+    pub guest: bool,
+}
+
+impl TestUser {
+    /// A member user `{local}@{domain}` with a display name.
+    pub fn member(username: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { username: username.into(), name: name.into(), oid: random_guid(), roles: Vec::new(), groups: Vec::new(), guest: false }
+    }
+
+    /// A guest user.
+    pub fn guest(username: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { guest: true, ..Self::member(username, name) }
+    }
+
+    /// Assigns app roles.
+    #[must_use]
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets group memberships.
+    #[must_use]
+    pub fn groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
+        self.groups = groups.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Above this many groups Entra replaces the `groups` claim by an overage indicator.
+pub const GROUPS_OVERAGE_LIMIT: usize = 200;

@@ -1,0 +1,261 @@
+//! The tenant's HTTP server: runs on its own thread with its own runtime, so that it works from
+//! any test (Tokio, actix or plain threads) and never competes with the app under test.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::registry::{AppRegistration, TestUser, random_guid};
+use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey};
+
+/// In-flight OAuth state (authorization codes, device codes, refresh tokens).
+#[derive(Debug, Default)]
+pub(crate) struct Flows {}
+
+/// A directory removed on drop (holds the https certificate).
+#[derive(Debug)]
+pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const DOMAIN: &str = "contoso.onmicrosoft.com";
+
+fn default_users() -> Vec<TestUser> {
+    let admins = random_guid();
+    let readers = random_guid();
+    let many: Vec<String> = (0..250).map(|_| random_guid()).collect();
+    vec![
+        TestUser::member(format!("alice@{DOMAIN}"), "Alice Example").roles(["Admin"]).groups([admins, readers.clone()]),
+        TestUser::member(format!("bob@{DOMAIN}"), "Bob Example").groups([readers]),
+        TestUser::guest("carol@fabrikam.example", "Carol Guest"),
+        TestUser::member(format!("dave@{DOMAIN}"), "Dave Manygroups").groups(many),
+    ]
+}
+
+#[allow(clippy::expect_used)]
+pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
+    let listener = TcpListener::bind(("127.0.0.1", builder.port)).expect("bind the tenant's port on 127.0.0.1");
+    let port = listener.local_addr().expect("local address").port();
+    let scheme = if builder.https { "https" } else { "http" };
+    let base_url = format!("{scheme}://127.0.0.1:{port}");
+
+    let mut apps = builder.apps;
+    if !apps.iter().any(|a| !a.public_client) {
+        apps.insert(0, AppRegistration::confidential("Demo API"));
+    }
+    if !apps.iter().any(|a| a.public_client) {
+        apps.push(AppRegistration::public("Demo public client"));
+    }
+    let users = if builder.users.is_empty() { default_users() } else { builder.users };
+    let service_principals = apps.iter().map(|a| (a.client_id.clone(), random_guid())).collect();
+    let first = Arc::new(TestKey::generate(format!("emulator-key-1-{}", &random_guid()[..8])));
+
+    let shared = Arc::new(Shared {
+        tenant_id: builder.tenant_id.unwrap_or_else(random_guid),
+        domain: DOMAIN.into(),
+        guest_home_tenant: random_guid(),
+        base_url,
+        apps,
+        users,
+        clock: builder.clock.unwrap_or_else(crate::clock::system),
+        keys: RwLock::new(KeyRing { active: first.clone(), published: vec![first], rotations: 0 }),
+        faults: Mutex::new(HashMap::new()),
+        counters: std::array::from_fn(|_| AtomicU64::new(0)),
+        service_principals,
+        flows: Flows::default(),
+    });
+
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let server_shared = shared.clone();
+    std::thread::Builder::new()
+        .name(format!("aad-auth-tenant-{port}"))
+        .spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                let data = web::Data::from(server_shared);
+                let server = actix_web::HttpServer::new(move || actix_web::App::new().app_data(data.clone()).configure(routes))
+                    .workers(1)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .listen(listener)
+                    .expect("listen on the tenant's socket")
+                    .run();
+                let _ = sender.send(server.handle());
+                let _ = server.await;
+            });
+        })
+        .expect("spawn the tenant thread");
+    let handle = receiver.await.expect("tenant server started");
+    super::Tenant { shared, handle, ca_cert_path: None, _tempdir: None }
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(discovery_v2))
+        .route("/{tenant}/.well-known/openid-configuration", web::get().to(discovery_v1))
+        .route("/{tenant}/discovery/v2.0/keys", web::get().to(jwks_v2))
+        .route("/{tenant}/discovery/keys", web::get().to(jwks_v1));
+}
+
+/// How a path names the tenant.
+enum TenantPath {
+    /// This tenant (by id or domain).
+    Own,
+    /// `common` / `organizations` / `consumers`: the `{tenantid}` template.
+    Multi(&'static str),
+}
+
+fn resolve(shared: &Shared, segment: &str) -> Option<TenantPath> {
+    if segment.eq_ignore_ascii_case(&shared.tenant_id) || segment.eq_ignore_ascii_case(&shared.domain) {
+        return Some(TenantPath::Own);
+    }
+    match segment.to_ascii_lowercase().as_str() {
+        "common" => Some(TenantPath::Multi("common")),
+        "organizations" => Some(TenantPath::Multi("organizations")),
+        "consumers" => Some(TenantPath::Multi("consumers")),
+        _ => None,
+    }
+}
+
+/// An Entra-shaped error body.
+pub(crate) fn entra_error(status: u16, error: &str, code: u32, description: &str) -> HttpResponse {
+    let trace = random_guid();
+    let correlation = random_guid();
+    let timestamp = httpdate_now();
+    let body = json!({
+        "error": error,
+        "error_description": format!("AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {timestamp}"),
+        "error_codes": [code],
+        "timestamp": timestamp,
+        "trace_id": trace,
+        "correlation_id": correlation,
+    });
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST)).json(body)
+}
+
+fn httpdate_now() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    format!("{secs}")
+}
+
+fn tenant_not_found(segment: &str) -> HttpResponse {
+    let shown: String = segment.chars().take(64).filter(|c| c.is_ascii_graphic()).collect();
+    entra_error(400, "invalid_tenant", 90002, &format!("Tenant '{shown}' not found."))
+}
+
+/// Applies a configured fault; `None` means answer normally.
+pub(crate) async fn fault_response(shared: &Shared, endpoint: Endpoint) -> Option<HttpResponse> {
+    shared.count(endpoint);
+    match shared.fault(endpoint)? {
+        Fault::Status(status) => Some(entra_error(status, "temporarily_unavailable", 50_001, "The service is temporarily unavailable.")),
+        Fault::Garbage => Some(HttpResponse::Ok().content_type("application/json").body("<html>not json{")),
+        Fault::Slow(delay) => {
+            tokio::time::sleep(delay).await;
+            None
+        }
+        Fault::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            None
+        }
+        Fault::EmptyKeys | Fault::PartialKeys => None,
+    }
+}
+
+async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+    if let Some(response) = fault_response(&shared, Endpoint::Discovery).await {
+        return response;
+    }
+    let Some(tenant) = resolve(&shared, &path) else { return tenant_not_found(&path) };
+    let base = &shared.base_url;
+    let (segment, issuer) = match tenant {
+        TenantPath::Own => (shared.tenant_id.clone(), shared.v2_issuer(&shared.tenant_id)),
+        TenantPath::Multi(name) => (name.to_owned(), format!("{base}/{{tenantid}}/v2.0")),
+    };
+    HttpResponse::Ok().json(json!({
+        "token_endpoint": format!("{base}/{segment}/oauth2/v2.0/token"),
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+        "jwks_uri": format!("{base}/{segment}/discovery/v2.0/keys"),
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "issuer": issuer,
+        "request_uri_parameter_supported": false,
+        "userinfo_endpoint": format!("{base}/oidc/userinfo"),
+        "authorization_endpoint": format!("{base}/{segment}/oauth2/v2.0/authorize"),
+        "device_authorization_endpoint": format!("{base}/{segment}/oauth2/v2.0/devicecode"),
+        "http_logout_supported": true,
+        "frontchannel_logout_supported": true,
+        "end_session_endpoint": format!("{base}/{segment}/oauth2/v2.0/logout"),
+        "claims_supported": ["sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username", "name", "tid", "ver",
+            "at_hash", "c_hash", "email"],
+        "kerberos_endpoint": format!("{base}/{segment}/kerberos"),
+        "tenant_region_scope": null,
+        "cloud_instance_name": "microsoftonline.com",
+        "cloud_graph_host_name": "graph.windows.net",
+        "msgraph_host": "graph.microsoft.com",
+        "rbac_url": "https://pas.windows.net",
+    }))
+}
+
+async fn discovery_v1(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+    if let Some(response) = fault_response(&shared, Endpoint::DiscoveryV1).await {
+        return response;
+    }
+    let Some(tenant) = resolve(&shared, &path) else { return tenant_not_found(&path) };
+    let base = &shared.base_url;
+    let (segment, issuer) = match tenant {
+        TenantPath::Own => (shared.tenant_id.clone(), format!("https://sts.windows.net/{}/", shared.tenant_id)),
+        TenantPath::Multi(name) => (name.to_owned(), "https://sts.windows.net/{tenantid}/".to_owned()),
+    };
+    HttpResponse::Ok().json(json!({
+        "token_endpoint": format!("{base}/{segment}/oauth2/token"),
+        "jwks_uri": format!("{base}/{segment}/discovery/keys"),
+        "issuer": issuer,
+        "authorization_endpoint": format!("{base}/{segment}/oauth2/authorize"),
+        "end_session_endpoint": format!("{base}/{segment}/oauth2/logout"),
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+        "subject_types_supported": ["pairwise"],
+        "cloud_instance_name": "microsoftonline.com",
+    }))
+}
+
+async fn jwks_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+    let issuer = match resolve(&shared, &path) {
+        Some(TenantPath::Own) => Some(shared.v2_issuer(&shared.tenant_id)),
+        Some(TenantPath::Multi(_)) => Some(format!("{}/{{tenantid}}/v2.0", shared.base_url)),
+        None => return tenant_not_found(&path),
+    };
+    jwks(&shared, issuer.as_deref()).await
+}
+
+async fn jwks_v1(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
+    if resolve(&shared, &path).is_none() {
+        return tenant_not_found(&path);
+    }
+    jwks(&shared, None).await
+}
+
+async fn jwks(shared: &Shared, issuer: Option<&str>) -> HttpResponse {
+    if let Some(response) = fault_response(shared, Endpoint::Jwks).await {
+        return response;
+    }
+    let active = shared.active_key();
+    let keys: Vec<Value> = match shared.fault(Endpoint::Jwks) {
+        Some(Fault::EmptyKeys) => Vec::new(),
+        Some(Fault::PartialKeys) => shared.published_keys().iter().filter(|k| k.kid() != active.kid()).map(|k| k.jwk(issuer)).collect(),
+        _ => shared.published_keys().iter().map(|k| k.jwk(issuer)).collect(),
+    };
+    HttpResponse::Ok().json(json!({ "keys": keys }))
+}

@@ -1,0 +1,316 @@
+//! Minting tokens without HTTP: presets for every kind of caller, and a builder to change any
+//! claim or header.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use super::keys::{SigningAlg, TestKey};
+use super::registry::{GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
+use super::Shared;
+
+/// The Microsoft Graph application id.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// A token under construction. Start from [`super::Tenant::token`]; the default is a v2 access
+/// token for the API app, for the first member user, with scope `user_impersonation`.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TokenBuilder {
+    shared: Arc<Shared>,
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    key: Option<Arc<TestKey>>,
+    alg: SigningAlg,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+impl TokenBuilder {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        let user = shared.users.iter().find(|u| !u.guest).cloned().unwrap_or_else(|| TestUser::member("user", "User"));
+        let builder = Self { shared, header: Map::new(), claims: Map::new(), key: None, alg: SigningAlg::Rs256 };
+        builder.for_user(&user)
+    }
+
+    fn now(&self) -> i64 {
+        self.shared.clock.unix_seconds()
+    }
+
+    /// A delegated v2 access token for `user` (scope `user_impersonation`, the user's roles and
+    /// groups), issued by the public client app.
+    pub fn for_user(mut self, user: &TestUser) -> Self {
+        let now = self.now();
+        let tid = self.shared.tenant_id.clone();
+        let api = self.shared.api_app();
+        let client = self.shared.public_app();
+        self.claims = object(json!({
+            "aud": api.client_id,
+            "iss": self.shared.v2_issuer(&tid),
+            "iat": now, "nbf": now, "exp": now + 3600,
+            "aio": "emulator",
+            "azp": client.client_id, "azpacr": "0",
+            "name": user.name,
+            "oid": user.oid,
+            "preferred_username": user.username,
+            "rh": "0.emulator",
+            "scp": "user_impersonation",
+            "sub": pairwise_sub(&user.oid, &api.client_id),
+            "tid": tid,
+            "uti": random_guid(),
+            "ver": "2.0",
+        }));
+        if !user.roles.is_empty() {
+            self.claims.insert("roles".into(), json!(user.roles));
+        }
+        self = self.groups(user.groups.clone());
+        if user.guest {
+            self.claims.insert("acct".into(), json!(1));
+            self.claims.insert("idp".into(), json!(format!("https://sts.windows.net/{}/", self.shared.guest_home_tenant)));
+        }
+        self
+    }
+
+    /// The first member user (delegated token).
+    pub fn member(self) -> Self {
+        let user = self.shared.users.iter().find(|u| !u.guest && u.groups.len() <= GROUPS_OVERAGE_LIMIT).cloned();
+        match user {
+            Some(user) => self.for_user(&user),
+            None => self,
+        }
+    }
+
+    /// The first guest user.
+    pub fn guest(self) -> Self {
+        let user = self.shared.users.iter().find(|u| u.guest).cloned().unwrap_or_else(|| TestUser::guest("guest@external.example", "Guest"));
+        self.for_user(&user)
+    }
+
+    /// An app-only token (client credentials): `idtyp: app`, the API app's granted roles, no
+    /// `scp`, no user claims.
+    pub fn app_only(mut self) -> Self {
+        let now = self.now();
+        let tid = self.shared.tenant_id.clone();
+        let api = self.shared.api_app();
+        let service_principal = self.shared.service_principal_oid(&api.client_id);
+        self.claims = object(json!({
+            "aud": api.client_id,
+            "iss": self.shared.v2_issuer(&tid),
+            "iat": now, "nbf": now, "exp": now + 3600,
+            "azp": api.client_id, "azpacr": "1",
+            "idtyp": "app",
+            "oid": service_principal,
+            "roles": api.granted_roles,
+            "sub": service_principal,
+            "tid": tid,
+            "uti": random_guid(),
+            "ver": "2.0",
+        }));
+        self
+    }
+
+    /// A v1.0 token: `iss` = `https://sts.windows.net/{tid}/`, `aud` = `api://{client_id}`,
+    /// `appid` instead of `azp`, `upn`/`unique_name` instead of `preferred_username`.
+    pub fn v1(mut self) -> Self {
+        let tid = self.tid();
+        let api_id = self.shared.api_app().client_id;
+        self.claims.insert("ver".into(), json!("1.0"));
+        self.claims.insert("iss".into(), json!(format!("https://sts.windows.net/{tid}/")));
+        self.claims.insert("aud".into(), json!(format!("api://{api_id}")));
+        if let Some(azp) = self.claims.remove("azp") {
+            self.claims.insert("appid".into(), azp);
+        }
+        if let Some(acr) = self.claims.remove("azpacr") {
+            self.claims.insert("appidacr".into(), acr);
+        }
+        if let Some(username) = self.claims.remove("preferred_username") {
+            self.claims.insert("upn".into(), username.clone());
+            self.claims.insert("unique_name".into(), username);
+        }
+        self
+    }
+
+    /// A token from another tenant (`tid` and `iss` of a fresh tenant GUID, same keys, as
+    /// Entra's shared signing keys would produce).
+    pub fn other_tenant(self) -> Self {
+        self.tenant(&random_guid())
+    }
+
+    /// Moves the token to tenant `tid` (v2 issuer).
+    pub fn tenant(mut self, tid: &str) -> Self {
+        self.claims.insert("tid".into(), json!(tid));
+        let iss = self.shared.v2_issuer(tid);
+        self.claims.insert("iss".into(), json!(iss));
+        self
+    }
+
+    /// Expired an hour ago.
+    pub fn expired(self) -> Self {
+        let now = self.now();
+        self.times(now - 7200, now - 7200, now - 3600)
+    }
+
+    /// Valid from an hour from now.
+    pub fn not_yet_valid(self) -> Self {
+        let now = self.now();
+        self.times(now, now + 3600, now + 7200)
+    }
+
+    /// For another app (a fresh client id).
+    pub fn wrong_audience(self) -> Self {
+        self.audience(json!(random_guid()))
+    }
+
+    /// A Microsoft Graph token (`aud` = Graph, `scp: User.Read`, a `nonce` header).
+    pub fn graph_audience(mut self) -> Self {
+        self.header.insert("nonce".into(), json!(random_guid()));
+        self.claims.insert("scp".into(), json!("User.Read"));
+        self.audience(json!(GRAPH_APP_ID))
+    }
+
+    /// A user in more groups than fit in a token: no `groups`, an overage indicator instead.
+    pub fn groups_overage(mut self) -> Self {
+        self.claims.remove("groups");
+        let oid = self.claims.get("oid").cloned().unwrap_or(Value::Null);
+        let endpoint = format!("https://graph.microsoft.com/v1.0/users/{}/getMemberObjects", oid.as_str().unwrap_or_default());
+        self.claims.insert("_claim_names".into(), json!({ "groups": "src1" }));
+        self.claims.insert("_claim_sources".into(), json!({ "src1": { "endpoint": endpoint } }));
+        self
+    }
+
+    /// An id_token for the API app (`aud` = its client id, no `scp`/`roles`).
+    pub fn id_token(mut self) -> Self {
+        let api_id = self.shared.api_app().client_id;
+        for claim in ["scp", "roles", "azp", "azpacr", "uti", "rh"] {
+            self.claims.remove(claim);
+        }
+        self.claims.insert("aud".into(), json!(api_id));
+        self
+    }
+
+    /// Sets `iat`, `nbf` and `exp`.
+    pub fn times(mut self, iat: i64, nbf: i64, exp: i64) -> Self {
+        self.claims.insert("iat".into(), json!(iat));
+        self.claims.insert("nbf".into(), json!(nbf));
+        self.claims.insert("exp".into(), json!(exp));
+        self
+    }
+
+    /// Valid from now for `lifetime`.
+    pub fn lifetime(self, lifetime: Duration) -> Self {
+        let now = self.now();
+        self.times(now, now, now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2))
+    }
+
+    /// Sets `scp` (space-separated).
+    pub fn scopes<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, scopes: I) -> Self {
+        let joined: Vec<String> = scopes.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        if joined.is_empty() {
+            self.claims.remove("scp");
+        } else {
+            self.claims.insert("scp".into(), json!(joined.join(" ")));
+        }
+        self
+    }
+
+    /// Sets `roles` (removed when empty).
+    pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        let roles: Vec<String> = roles.into_iter().map(Into::into).collect();
+        if roles.is_empty() {
+            self.claims.remove("roles");
+        } else {
+            self.claims.insert("roles".into(), json!(roles));
+        }
+        self
+    }
+
+    /// Sets `groups` (past the overage limit, an overage indicator instead; removed when empty).
+    pub fn groups<I: IntoIterator<Item = S>, S: Into<String>>(mut self, groups: I) -> Self {
+        let groups: Vec<String> = groups.into_iter().map(Into::into).collect();
+        self.claims.remove("groups");
+        if groups.len() > GROUPS_OVERAGE_LIMIT {
+            return self.groups_overage();
+        }
+        if !groups.is_empty() {
+            self.claims.insert("groups".into(), json!(groups));
+        }
+        self
+    }
+
+    /// Sets `aud`.
+    pub fn audience(mut self, aud: Value) -> Self {
+        self.claims.insert("aud".into(), aud);
+        self
+    }
+
+    /// Sets any claim.
+    pub fn claim(mut self, name: &str, value: Value) -> Self {
+        self.claims.insert(name.into(), value);
+        self
+    }
+
+    /// Removes a claim.
+    pub fn without_claim(mut self, name: &str) -> Self {
+        self.claims.remove(name);
+        self
+    }
+
+    /// Sets a header member (besides `alg`, `typ`, `kid`, `x5t`, which are set at signing).
+    pub fn header(mut self, name: &str, value: Value) -> Self {
+        self.header.insert(name.into(), value);
+        self
+    }
+
+    /// Removes a header member (for example `kid`), also one set at signing.
+    pub fn without_header(mut self, name: &str) -> Self {
+        self.header.insert(name.into(), Value::Null);
+        self
+    }
+
+    /// Signs with `key` instead of the tenant's active key.
+    pub fn signed_with(mut self, key: Arc<TestKey>) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Signs with `alg` (RS256 by default).
+    pub fn alg(mut self, alg: SigningAlg) -> Self {
+        self.alg = alg;
+        self
+    }
+
+    /// The claims as they stand.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
+    fn tid(&self) -> String {
+        self.claims.get("tid").and_then(Value::as_str).unwrap_or(&self.shared.tenant_id).to_owned()
+    }
+
+    /// Signs and returns the compact token.
+    pub fn sign(&self) -> String {
+        let key = self.key.clone().unwrap_or_else(|| self.shared.active_key());
+        let mut header = object(json!({ "typ": "JWT", "alg": self.alg.name(), "kid": key.kid(), "x5t": key.kid() }));
+        for (name, value) in &self.header {
+            if value.is_null() {
+                header.remove(name);
+            } else {
+                header.insert(name.clone(), value.clone());
+            }
+        }
+        key.sign_compact(&Value::Object(header), &Value::Object(self.claims.clone()), &self.alg)
+    }
+}
+
+/// Entra's `sub` is pairwise: the same user has a different `sub` per app.
+fn pairwise_sub(oid: &str, app: &str) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{oid}:{app}").as_bytes());
+    super::keys::b64(&digest.as_ref()[..24])
+}

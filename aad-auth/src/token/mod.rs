@@ -1,0 +1,306 @@
+//! Bearer-token validation: RS256 only, key by `kid` (or `x5t`), then every claim check, each
+//! failing with its own [`TokenError`] variant.
+
+mod compact;
+mod error;
+
+use std::sync::Arc;
+
+pub use compact::MAX_TOKEN_BYTES;
+pub use error::TokenError;
+use serde_json::{Map, Value};
+
+use crate::authority::{IssuerPolicy, TokenVersion};
+use crate::clock::SharedClock;
+use crate::config::{AadAuthConfig, TokenVersions, is_guid};
+use crate::keys::{KeyError, KeyRef, KeyStore, SigningKey};
+use crate::user::User;
+
+/// Audiences of Microsoft Graph: tokens for Graph are never for this API (and are not even
+/// verifiable: they carry a nonce in the header).
+const GRAPH_AUDIENCES: [&str; 2] = ["00000003-0000-0000-c000-000000000000", "https://graph.microsoft.com"];
+
+/// A token that passed every check.
+#[derive(Debug)]
+pub struct VerifiedToken {
+    claims: Map<String, Value>,
+    user: User,
+    expires_at: i64,
+    not_before: Option<i64>,
+    version: TokenVersion,
+    pub(crate) key: Arc<SigningKey>,
+}
+
+impl VerifiedToken {
+    /// All claims, as sent.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+    /// The principal.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+    /// `exp`, in Unix seconds.
+    pub fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
+    /// The token version (1 or 2).
+    pub fn version(&self) -> u8 {
+        match self.version {
+            TokenVersion::V1 => 1,
+            TokenVersion::V2 => 2,
+        }
+    }
+    pub(crate) fn not_before(&self) -> Option<i64> {
+        self.not_before
+    }
+}
+
+/// What a validator accepts, fixed at start-up.
+#[derive(Debug, Clone)]
+struct Settings {
+    client_id: String,
+    api_audience: String,
+    client_app_ids: Vec<String>,
+    allowed_tenants: Vec<String>,
+    allow_any_tenant: bool,
+    versions: TokenVersions,
+    skew: i64,
+}
+
+/// Validates bearer tokens against the tenant's keys. Cheap to clone; clones share the key store.
+#[derive(Clone, Debug)]
+pub struct TokenValidator {
+    settings: Arc<Settings>,
+    keys: KeyStore,
+    clock: SharedClock,
+}
+
+/// The claims of a token whose signature verified, before the claim checks.
+pub(crate) struct Verified {
+    pub(crate) claims: Map<String, Value>,
+    pub(crate) key: Arc<SigningKey>,
+    pub(crate) policy: Arc<IssuerPolicy>,
+}
+
+impl TokenValidator {
+    pub(crate) fn new(config: &AadAuthConfig, keys: KeyStore, clock: SharedClock) -> Self {
+        let settings = Settings {
+            client_id: config.client_id().to_owned(),
+            api_audience: config.api_audience().to_owned(),
+            client_app_ids: config.client_app_ids().to_vec(),
+            allowed_tenants: config.allowed_tenants().to_vec(),
+            allow_any_tenant: config.allow_any_tenant(),
+            versions: config.token_versions(),
+            skew: i64::try_from(config.clock_skew().as_secs()).unwrap_or(600),
+        };
+        Self { settings: Arc::new(settings), keys, clock }
+    }
+
+    /// The key store behind this validator.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// Validates an access token: signature, then every claim.
+    ///
+    /// # Errors
+    /// The first check that failed.
+    pub async fn validate(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
+        let verified = self.verify_signature(token).await?;
+        self.check_access_token(verified).map(Arc::new)
+    }
+
+    /// Steps 1–4: size and shape, header, key, signature. Nothing about the claims is trusted
+    /// before the signature verifies.
+    pub(crate) async fn verify_signature(&self, token: &str) -> Result<Verified, TokenError> {
+        // 1. Size and shape, before any decoding.
+        let compact = compact::split(token)?;
+        // 2. Header: RS256 only; key material named by the token is ignored.
+        let header = compact::header(&compact)?;
+        if header.alg != "RS256" {
+            return Err(TokenError::DisallowedAlgorithm);
+        }
+        if header.typ.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {
+            return Err(TokenError::UnsupportedType);
+        }
+        if header.crit.is_some() {
+            return Err(TokenError::CriticalHeader);
+        }
+        let key_ref = match (&header.kid, &header.x5t) {
+            (Some(kid), _) => KeyRef::Kid(kid),
+            (None, Some(x5t)) => KeyRef::X5t(x5t),
+            (None, None) => return Err(TokenError::MissingKeyId),
+        };
+        // 3. The key, refreshing the set once if it is new.
+        let (key, policy) = self.keys.key(key_ref).await.map_err(|error| match error {
+            KeyError::Unavailable => TokenError::KeysUnavailable,
+            KeyError::Unknown => TokenError::UnknownKey,
+        })?;
+        // 4. The signature.
+        let signature = compact::decode(compact.signature)?;
+        key.public_key
+            .verify_sig(compact.signing_input.as_bytes(), &signature)
+            .map_err(|_| TokenError::BadSignature)?;
+        let payload = compact::decode(compact.payload)?;
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
+        Ok(Verified { claims, key, policy })
+    }
+
+    /// Steps 5–12 for access tokens.
+    fn check_access_token(&self, verified: Verified) -> Result<VerifiedToken, TokenError> {
+        let Verified { claims, key, policy } = verified;
+        let settings = &*self.settings;
+        // 5. Lifetime, with the configured skew.
+        let times = self.check_times(&claims)?;
+        // 6. Version.
+        let version = match str_claim(&claims, "ver")? {
+            Some("2.0") => TokenVersion::V2,
+            Some("1.0") => TokenVersion::V1,
+            Some(_) => return Err(TokenError::UnknownVersion),
+            None => return Err(TokenError::MissingClaim("ver")),
+        };
+        let accepted = match version {
+            TokenVersion::V1 => settings.versions.v1,
+            TokenVersion::V2 => settings.versions.v2,
+        };
+        if !accepted {
+            return Err(TokenError::VersionNotAccepted);
+        }
+        // 7. Tenant and issuer.
+        let tid = self.check_tenant(&claims, &policy)?;
+        let iss = str_claim(&claims, "iss")?.ok_or(TokenError::MissingClaim("iss"))?;
+        if !policy.accepts(iss, version, tid) {
+            return Err(TokenError::InvalidIssuer);
+        }
+        if !policy.key_issuer_covers(key.issuer.as_deref(), tid) {
+            return Err(TokenError::KeyNotForTenant);
+        }
+        // 8. Audience: the client id or the Application ID URI; Graph never.
+        check_audience(&claims, &[&settings.client_id, &settings.api_audience])?;
+        // 9. Subject and object id: the identity is (tid, oid).
+        str_claim(&claims, "sub")?.filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("sub"))?;
+        str_claim(&claims, "oid")?.filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("oid"))?;
+        // 10. An access token for an API carries delegated scopes or app roles; an id_token
+        //     (or any token without either) is refused.
+        let scp = str_claim(&claims, "scp")?;
+        let roles = match claims.get("roles") {
+            None => None,
+            Some(Value::Array(items)) if items.iter().all(Value::is_string) => Some(items.len()),
+            Some(_) => return Err(TokenError::InvalidClaim("roles")),
+        };
+        if scp.is_none_or(|scp| scp.trim().is_empty()) && roles.unwrap_or(0) == 0 {
+            return Err(TokenError::NotAnAccessToken);
+        }
+        if claims.get("groups").is_some_and(|groups| !groups.as_array().is_some_and(|g| g.iter().all(Value::is_string))) {
+            return Err(TokenError::InvalidClaim("groups"));
+        }
+        // 11. The calling application, when an allow-list is configured.
+        if !settings.client_app_ids.is_empty() {
+            let app = str_claim(&claims, "azp")?.or(str_claim(&claims, "appid")?);
+            if !app.is_some_and(|app| settings.client_app_ids.iter().any(|allowed| allowed == app)) {
+                return Err(TokenError::ClientAppNotAllowed);
+            }
+        }
+        // 12. The principal.
+        let home = [policy.v2_issuer(tid), policy.v1_issuer(tid)];
+        let user = User::from_claims(&claims, &[&home[0], &home[1]]);
+        Ok(VerifiedToken { claims, user, expires_at: times.exp, not_before: times.nbf, version, key })
+    }
+
+    /// `exp` required; `nbf` and `iat` enforced when present; all with the skew. Non-numeric
+    /// values are refused (a string `exp` is not a time).
+    pub(crate) fn check_times(&self, claims: &Map<String, Value>) -> Result<Times, TokenError> {
+        let now = self.clock.unix_seconds();
+        let skew = self.settings.skew;
+        let exp = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+        let nbf = time_claim(claims, "nbf")?;
+        let iat = time_claim(claims, "iat")?;
+        if now > exp.saturating_add(skew) {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = nbf
+            && (nbf > exp || now.saturating_add(skew) < nbf)
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        if iat.is_some_and(|iat| iat > now.saturating_add(skew)) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(Times { exp, nbf, iat })
+    }
+
+    /// `tid`: a GUID, exactly once (no `TID` twin), the configured tenant or one allowed.
+    pub(crate) fn check_tenant<'c>(&self, claims: &'c Map<String, Value>, policy: &IssuerPolicy) -> Result<&'c str, TokenError> {
+        let tid = str_claim(claims, "tid")?.ok_or(TokenError::MissingClaim("tid"))?;
+        if claims.keys().filter(|name| name.eq_ignore_ascii_case("tid")).count() > 1 {
+            return Err(TokenError::InvalidClaim("tid"));
+        }
+        if !is_guid(tid) {
+            return Err(TokenError::InvalidClaim("tid"));
+        }
+        let allowed = if policy.is_multi_tenant() {
+            self.settings.allow_any_tenant || self.settings.allowed_tenants.iter().any(|t| t.eq_ignore_ascii_case(tid))
+        } else {
+            policy.tenant_guid().is_none_or(|guid| guid.eq_ignore_ascii_case(tid))
+        };
+        if allowed { Ok(tid) } else { Err(TokenError::TenantNotAllowed) }
+    }
+
+    pub(crate) fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    pub(crate) fn client_id(&self) -> &str {
+        &self.settings.client_id
+    }
+}
+
+/// Lifetime claims of a token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Times {
+    pub(crate) exp: i64,
+    pub(crate) nbf: Option<i64>,
+    pub(crate) iat: Option<i64>,
+}
+
+pub(crate) fn str_claim<'c>(claims: &'c Map<String, Value>, name: &'static str) -> Result<Option<&'c str>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(_) => Err(TokenError::InvalidClaim(name)),
+    }
+}
+
+fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<i64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(Value::Number(number)) => number
+            .as_i64()
+            .or_else(|| number.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
+            .map(Some)
+            .ok_or(TokenError::InvalidClaim(name)),
+        Some(_) => Err(TokenError::InvalidClaim(name)),
+    }
+}
+
+/// `aud` as a string or an array of strings; one of `accepted` must be present. Extra audiences
+/// next to ours are tolerated in access tokens (RFC 7519 §4.1.3); a Graph audience is not.
+pub(crate) fn check_audience(claims: &Map<String, Value>, accepted: &[&str]) -> Result<(), TokenError> {
+    let matches = |aud: &str| accepted.iter().any(|ours| *ours == aud);
+    match claims.get("aud") {
+        None => Err(TokenError::MissingClaim("aud")),
+        Some(Value::String(aud)) if matches(aud) => Ok(()),
+        Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+            let auds: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
+            if auds.iter().any(|aud| GRAPH_AUDIENCES.contains(aud)) || !auds.iter().any(|aud| matches(aud)) {
+                Err(TokenError::InvalidAudience)
+            } else {
+                Ok(())
+            }
+        }
+        Some(Value::String(_)) => Err(TokenError::InvalidAudience),
+        Some(_) => Err(TokenError::InvalidClaim("aud")),
+    }
+}
