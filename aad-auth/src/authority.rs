@@ -66,23 +66,40 @@ impl Authority {
                 Tenant::Common | Tenant::Organizations => {
                     ExpectedIssuer::Exact(format!("{host}/{TENANT_TEMPLATE}/v2.0"))
                 }
-                Tenant::Domain(_) | Tenant::Consumers => ExpectedIssuer::HostWithGuid(host.to_owned()),
+                Tenant::Domain(_) | Tenant::Consumers => {
+                    ExpectedIssuer::HostWithGuid(host.to_owned())
+                }
             }
         };
-        Self { discovery_url: config.openid_config_url(), expected, multi_tenant: config.tenant().is_multi_tenant() }
+        Self {
+            discovery_url: config.openid_config_url(),
+            expected,
+            multi_tenant: config.tenant().is_multi_tenant(),
+        }
     }
 
     /// Parses and checks a discovery document (OpenID Connect Discovery 1.0 §4.3).
     pub(crate) fn parse_metadata(&self, body: &[u8]) -> Result<ProviderMetadata, String> {
-        let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
+        let raw: RawMetadata =
+            serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
         match &self.expected {
             ExpectedIssuer::Exact(expected) if raw.issuer != *expected => {
-                return Err(format!("issuer {:?} is not the expected {expected:?}", clip(&raw.issuer)));
+                return Err(format!(
+                    "issuer {:?} is not the expected {expected:?}",
+                    clip(&raw.issuer)
+                ));
             }
             ExpectedIssuer::HostWithGuid(host) => {
-                let guid = raw.issuer.strip_prefix(host.as_str()).and_then(|rest| rest.strip_prefix('/')).and_then(|rest| rest.strip_suffix("/v2.0"));
+                let guid = raw
+                    .issuer
+                    .strip_prefix(host.as_str())
+                    .and_then(|rest| rest.strip_prefix('/'))
+                    .and_then(|rest| rest.strip_suffix("/v2.0"));
                 if !guid.is_some_and(is_guid) {
-                    return Err(format!("issuer {:?} is not {host}/<tenant GUID>/v2.0", clip(&raw.issuer)));
+                    return Err(format!(
+                        "issuer {:?} is not {host}/<tenant GUID>/v2.0",
+                        clip(&raw.issuer)
+                    ));
                 }
             }
             _ => {}
@@ -100,21 +117,27 @@ impl Authority {
         let jwks_uri = same_origin("jwks_uri", &raw.jwks_uri)?;
         // Keys must come from the host that served discovery: a document pointing elsewhere is
         // refused rather than trusted (no key material from third parties).
-        if jwks_uri.host_str() != self.discovery_url.host_str() || jwks_uri.port_or_known_default() != self.discovery_url.port_or_known_default() {
+        if jwks_uri.host_str() != self.discovery_url.host_str()
+            || jwks_uri.port_or_known_default() != self.discovery_url.port_or_known_default()
+        {
             return Err(format!(
                 "jwks_uri is on {} but discovery is on {}",
                 jwks_uri.host_str().unwrap_or("?"),
                 self.discovery_url.host_str().unwrap_or("?")
             ));
         }
-        let optional = |name: &str, value: Option<String>| value.map(|v| same_origin(name, &v)).transpose();
+        let optional =
+            |name: &str, value: Option<String>| value.map(|v| same_origin(name, &v)).transpose();
         Ok(ProviderMetadata {
             issuer: raw.issuer,
             jwks_uri,
             authorization_endpoint: optional("authorization_endpoint", raw.authorization_endpoint)?,
             token_endpoint: optional("token_endpoint", raw.token_endpoint)?,
             end_session_endpoint: optional("end_session_endpoint", raw.end_session_endpoint)?,
-            device_authorization_endpoint: optional("device_authorization_endpoint", raw.device_authorization_endpoint)?,
+            device_authorization_endpoint: optional(
+                "device_authorization_endpoint",
+                raw.device_authorization_endpoint,
+            )?,
         })
     }
 }
@@ -148,15 +171,28 @@ impl IssuerPolicy {
             let tenant = segments.next()?.to_owned();
             (segments.next() == Some("v2.0") && segments.next().is_none()).then_some(tenant)
         });
-        let entra_shaped = tenant_segment.as_deref().is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t))
+        let entra_shaped = tenant_segment
+            .as_deref()
+            .is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t))
             && !metadata.issuer.ends_with('/');
-        let tenant_guid = tenant_segment.filter(|t| is_guid(t)).filter(|_| entra_shaped);
-        let sts = if Url::parse(&issuer).ok().and_then(|u| u.host_str().map(str::to_owned)).is_some_and(|h| h.ends_with("chinacloudapi.cn") || h.ends_with("microsoftonline.cn")) {
+        let tenant_guid = tenant_segment
+            .filter(|t| is_guid(t))
+            .filter(|_| entra_shaped);
+        let sts = if Url::parse(&issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .is_some_and(|h| h.ends_with("chinacloudapi.cn") || h.ends_with("microsoftonline.cn"))
+        {
             "https://sts.chinacloudapi.cn"
         } else {
             "https://sts.windows.net"
         };
-        Self { v2: metadata.issuer.clone(), tenant_guid, entra_shaped, sts }
+        Self {
+            v2: metadata.issuer.clone(),
+            tenant_guid,
+            entra_shaped,
+            sts,
+        }
     }
 
     /// Whether the issuer is the `{tenantid}` template (multi-tenant).
@@ -227,5 +263,9 @@ impl IssuerPolicy {
 }
 
 fn clip(value: &str) -> String {
-    value.chars().take(120).flat_map(char::escape_debug).collect()
+    value
+        .chars()
+        .take(120)
+        .flat_map(char::escape_debug)
+        .collect()
 }

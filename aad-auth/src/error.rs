@@ -2,8 +2,8 @@
 //! HTTP (status, RFC 6750 `WWW-Authenticate`, one JSON body shape, or an HTML page for browsers)
 //! lives here and nowhere else.
 
-use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 
 use crate::config::ConfigError;
@@ -81,11 +81,15 @@ impl AuthError {
     /// A short, fixed explanation; never contains request data.
     pub fn description(&self) -> &'static str {
         match self {
-            Self::MissingCredentials => "Authentication is required: send an access token as `Authorization: Bearer <token>`.",
+            Self::MissingCredentials => {
+                "Authentication is required: send an access token as `Authorization: Bearer <token>`."
+            }
             Self::InvalidRequest(reason) => reason,
             Self::InvalidToken(error) => error.description(),
             Self::Forbidden(reason) => reason.description(),
-            Self::KeysUnavailable => "The identity provider's signing keys are not available yet; retry shortly.",
+            Self::KeysUnavailable => {
+                "The identity provider's signing keys are not available yet; retry shortly."
+            }
             Self::LoginRequired => "Sign-in is required.",
             Self::NotConfigured => "Authentication is not configured on this server.",
         }
@@ -116,11 +120,19 @@ pub(crate) trait ErrorPages: Send + Sync {
 }
 
 /// Builds the HTTP response for an [`AuthError`].
-pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseContext<'_>) -> HttpResponse {
+pub(crate) fn respond(
+    error: &AuthError,
+    req: &HttpRequest,
+    context: &ResponseContext<'_>,
+) -> HttpResponse {
     let status = error.status();
     if let AuthError::LoginRequired = error {
         let target = crate::redirect::current_target(req);
-        let location = format!("{}?redirect={}", context.login_url, url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>());
+        let location = format!(
+            "{}?redirect={}",
+            context.login_url,
+            url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+        );
         return HttpResponse::SeeOther()
             .insert_header((header::LOCATION, location))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -135,11 +147,24 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
         response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
     }
     if prefers_html(req)
-        && let Some(page) = context.pages.and_then(|pages| pages.render_error(status, status.canonical_reason().unwrap_or("Error"), error.description()))
+        && let Some(page) = context.pages.and_then(|pages| {
+            pages.render_error(
+                status,
+                status.canonical_reason().unwrap_or("Error"),
+                error.description(),
+            )
+        })
     {
         return response.content_type("text/html; charset=utf-8").body(page);
     }
-    response.json(ErrorBody { error: error.code().unwrap_or(match error { AuthError::MissingCredentials => "unauthorized", _ => "server_error" }), error_description: error.description(), status: status.as_u16() })
+    response.json(ErrorBody {
+        error: error.code().unwrap_or(match error {
+            AuthError::MissingCredentials => "unauthorized",
+            _ => "server_error",
+        }),
+        error_description: error.description(),
+        status: status.as_u16(),
+    })
 }
 
 /// The one JSON error shape.
@@ -156,11 +181,13 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
     let realm = quote(realm);
     let value = match error {
         AuthError::MissingCredentials => format!("Bearer realm=\"{realm}\""),
-        AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) | AuthError::Forbidden(_) => format!(
-            "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{}\"",
-            error.code().unwrap_or_default(),
-            quote(error.description())
-        ),
+        AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) | AuthError::Forbidden(_) => {
+            format!(
+                "Bearer realm=\"{realm}\", error=\"{}\", error_description=\"{}\"",
+                error.code().unwrap_or_default(),
+                quote(error.description())
+            )
+        }
         AuthError::KeysUnavailable => format!("Bearer realm=\"{realm}\""),
         AuthError::LoginRequired | AuthError::NotConfigured => return None,
     };
@@ -169,14 +196,23 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
 
 /// A quoted-string body: no quotes, backslashes or control characters.
 fn quote(value: &str) -> String {
-    value.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect()
+    value
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect()
 }
 
 /// HTML only when the client lists `text/html` at least as high as anything else: browsers do,
 /// `curl`, `fetch()` and API clients (`*/*`, `application/json`) do not. The User-Agent is never
 /// consulted.
 pub(crate) fn prefers_html(req: &HttpRequest) -> bool {
-    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else { return false };
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
     let mut html = 0.0_f32;
     let mut other = 0.0_f32;
     for item in accept.split(',') {
@@ -207,11 +243,21 @@ mod tests {
     #[test]
     fn html_only_when_asked_for() {
         let browser = TestRequest::default()
-            .insert_header(("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"))
+            .insert_header((
+                "accept",
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ))
             .to_http_request();
         assert!(prefers_html(&browser));
-        for accept in ["*/*", "application/json", "application/json, text/html;q=0.5", "text/html;q=0"] {
-            let req = TestRequest::default().insert_header(("accept", accept)).to_http_request();
+        for accept in [
+            "*/*",
+            "application/json",
+            "application/json, text/html;q=0.5",
+            "text/html;q=0",
+        ] {
+            let req = TestRequest::default()
+                .insert_header(("accept", accept))
+                .to_http_request();
             assert!(!prefers_html(&req), "{accept}");
         }
         assert!(!prefers_html(&TestRequest::default().to_http_request()));

@@ -24,19 +24,22 @@ mod policy;
 pub mod redirect;
 pub mod secret;
 mod state;
-pub mod token;
-mod user;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod token;
+mod user;
 
 pub use aad::{AadAuth, AadAuthBuilder};
+pub use aad_auth_macros::{api_auth_required, auth_required};
 pub use authority::ProviderMetadata;
 pub use config::{AadAuthConfig, ConfigError};
 pub use error::{AuthError, Error};
 pub use guard::{Authorized, RequireAuth, RequireAuthService};
 pub use http::FetchError;
 pub use keys::{KeyStore, KeyStoreStatus};
-pub use policy::{Forbidden, GuardKind, Policy, StaticPolicy};
+pub use policy::{
+    Forbidden, GuardKind, GuardRegistration, Policy, StaticPolicy, guard_registrations,
+};
 pub use state::{AuthSource, AuthenticationState};
 pub use token::{TokenError, TokenValidator, VerifiedToken};
 pub use user::User;
@@ -46,7 +49,9 @@ pub use user::User;
 pub mod __private {
     pub use std::sync::LazyLock;
 
+    pub use inventory;
+
     pub use crate::guard::Authorized;
-    pub use crate::policy::{Policy, StaticPolicy};
+    pub use crate::policy::{GuardRegistration, Policy, StaticPolicy};
     pub use crate::state::AuthenticationState;
 }

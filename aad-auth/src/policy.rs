@@ -63,7 +63,9 @@ impl Forbidden {
     /// A short, fixed explanation for `error_description`.
     pub fn description(&self) -> &'static str {
         match self {
-            Self::MissingScope => "The access token does not grant a scope this operation requires.",
+            Self::MissingScope => {
+                "The access token does not grant a scope this operation requires."
+            }
             Self::MissingRole => "The caller does not hold a role this operation requires.",
             Self::MissingGroup => "The caller is not in a group this operation requires.",
             Self::GroupsOverage => {
@@ -78,12 +80,22 @@ impl Forbidden {
 impl Policy {
     /// A bearer-only API route.
     pub fn api() -> Self {
-        Self { kind: GuardKind::Api, allow_session: false, scopes: Vec::new(), roles: Vec::new(), groups: Vec::new() }
+        Self {
+            kind: GuardKind::Api,
+            allow_session: false,
+            scopes: Vec::new(),
+            roles: Vec::new(),
+            groups: Vec::new(),
+        }
     }
 
     /// An HTML page: a session or a bearer token; anonymous browsers go to the login UI.
     pub fn page() -> Self {
-        Self { kind: GuardKind::Page, allow_session: true, ..Self::api() }
+        Self {
+            kind: GuardKind::Page,
+            allow_session: true,
+            ..Self::api()
+        }
     }
 
     /// Also accept a logged-in browser session.
@@ -142,7 +154,9 @@ impl Policy {
 
     /// Checks the route's requirements (after the app-wide ones).
     pub(crate) fn check(&self, state: &AuthenticationState) -> Result<(), Forbidden> {
-        let Some(user) = state.user() else { return Ok(()) };
+        let Some(user) = state.user() else {
+            return Ok(());
+        };
         if !self.scopes.is_empty() && !self.scopes.iter().any(|s| user.has_scope(s)) {
             return Err(Forbidden::MissingScope);
         }
@@ -150,14 +164,22 @@ impl Policy {
             return Err(Forbidden::MissingRole);
         }
         if !self.groups.is_empty() && !self.groups.iter().any(|g| user.in_group(g)) {
-            return Err(if user.groups_overage { Forbidden::GroupsOverage } else { Forbidden::MissingGroup });
+            return Err(if user.groups_overage {
+                Forbidden::GroupsOverage
+            } else {
+                Forbidden::MissingGroup
+            });
         }
         Ok(())
     }
 }
 
 /// App-wide requirements (`AAD_ROLES`, `AAD_ALLOW_GUESTS`), checked for every guarded route.
-pub(crate) fn check_app_wide(user: &User, required_roles: &[String], allow_guests: bool) -> Result<(), Forbidden> {
+pub(crate) fn check_app_wide(
+    user: &User,
+    required_roles: &[String],
+    allow_guests: bool,
+) -> Result<(), Forbidden> {
     if !allow_guests && user.is_guest {
         return Err(Forbidden::Guest);
     }
@@ -171,4 +193,23 @@ pub(crate) fn check_app_wide(user: &User, required_roles: &[String], allow_guest
 pub trait StaticPolicy: 'static {
     /// The policy.
     fn policy() -> &'static Policy;
+}
+
+/// A guarded handler, registered by the guard macros so that the OpenAPI document can show the
+/// same requirements the runtime enforces.
+#[derive(Debug)]
+pub struct GuardRegistration {
+    /// The handler function's name (utoipa's default `operation_id`).
+    pub handler: &'static str,
+    /// `module_path!()` of the handler.
+    pub module: &'static str,
+    /// The handler's policy.
+    pub policy: fn() -> &'static Policy,
+}
+
+inventory::collect!(GuardRegistration);
+
+/// Every guarded handler linked into the program.
+pub fn guard_registrations() -> impl Iterator<Item = &'static GuardRegistration> {
+    inventory::iter::<GuardRegistration>.into_iter()
 }

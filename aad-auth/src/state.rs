@@ -43,11 +43,23 @@ impl AuthenticationState {
     }
 
     pub(crate) fn from_token(token: Arc<VerifiedToken>) -> Self {
-        Self { principal: Some(Arc::new(Principal { user: token.user().clone(), source: AuthSource::Bearer, token: Some(token) })) }
+        Self {
+            principal: Some(Arc::new(Principal {
+                user: token.user().clone(),
+                source: AuthSource::Bearer,
+                token: Some(token),
+            })),
+        }
     }
 
     pub(crate) fn from_session(user: User) -> Self {
-        Self { principal: Some(Arc::new(Principal { user, source: AuthSource::Session, token: None })) }
+        Self {
+            principal: Some(Arc::new(Principal {
+                user,
+                source: AuthSource::Session,
+                token: None,
+            })),
+        }
     }
 
     /// Whether a user or app is authenticated.

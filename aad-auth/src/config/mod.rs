@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use error::ConfigError;
-pub(crate) use validate::is_loopback;
 use ipnet::IpNet;
 use url::Url;
+pub(crate) use validate::is_loopback;
 
 use crate::secret::{ClientSecret, SessionSecret};
 
@@ -79,9 +79,12 @@ pub(crate) fn is_guid(value: &str) -> bool {
 fn is_domain(value: &str) -> bool {
     value.contains('.')
         && value.len() <= 253
-        && value
-            .split('.')
-            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && value.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Access-token versions an API accepts (`AAD_TOKEN_VERSIONS`).
@@ -172,7 +175,9 @@ impl RouteConfig {
 
     /// `{user}/token`, when the user page is enabled.
     pub fn user_token(&self) -> Option<String> {
-        self.user.as_ref().map(|user| format!("{}/token", user.trim_end_matches('/')))
+        self.user
+            .as_ref()
+            .map(|user| format!("{}/token", user.trim_end_matches('/')))
     }
 }
 
@@ -271,7 +276,11 @@ impl AadAuthConfig {
         if let Err(error) = dotenvy::dotenv()
             && !error.not_found()
         {
-            return Err(ConfigError::File { var: ".env", path: ".env".into(), reason: error.to_string() });
+            return Err(ConfigError::File {
+                var: ".env",
+                path: ".env".into(),
+                reason: error.to_string(),
+            });
         }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -286,7 +295,10 @@ impl AadAuthConfig {
     }
 
     /// Starts a configuration in code. Defaults are those of the environment variables.
-    pub fn builder(client_id: impl Into<String>, tenant_id: impl Into<String>) -> AadAuthConfigBuilder {
+    pub fn builder(
+        client_id: impl Into<String>,
+        tenant_id: impl Into<String>,
+    ) -> AadAuthConfigBuilder {
         AadAuthConfigBuilder::new(Some(client_id.into()), Some(tenant_id.into()))
     }
 
@@ -308,12 +320,18 @@ impl AadAuthConfig {
     }
     /// `{authority_host}/{tenant}`.
     pub fn authority(&self) -> String {
-        format!("{}/{}", self.authority_host(), self.tenant.as_path_segment())
+        format!(
+            "{}/{}",
+            self.authority_host(),
+            self.tenant.as_path_segment()
+        )
     }
     /// The discovery document URL: `AAD_OPENID_CONFIG_URL`, or the one derived from the
     /// authority.
     pub fn openid_config_url(&self) -> Url {
-        self.openid_config_url.clone().unwrap_or_else(|| self.derived_openid_config_url())
+        self.openid_config_url
+            .clone()
+            .unwrap_or_else(|| self.derived_openid_config_url())
     }
     /// Whether `AAD_OPENID_CONFIG_URL` was set (then the document's own issuer is trusted).
     pub fn has_explicit_openid_config_url(&self) -> bool {
@@ -518,7 +536,10 @@ impl AadAuthConfigBuilder {
         self
     }
     /// Tenants accepted by a multi-tenant app (`AAD_ALLOWED_TENANTS`; default empty).
-    pub fn allowed_tenants<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tenants: I) -> Self {
+    pub fn allowed_tenants<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        tenants: I,
+    ) -> Self {
         self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
         self
     }
@@ -558,7 +579,10 @@ impl AadAuthConfigBuilder {
     }
     /// Proxies whose `Forwarded`/`X-Forwarded-*` headers are honoured (`AAD_TRUSTED_PROXIES`;
     /// IPs or CIDRs; default none).
-    pub fn trusted_proxies<I: IntoIterator<Item = S>, S: Into<String>>(mut self, proxies: I) -> Self {
+    pub fn trusted_proxies<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        proxies: I,
+    ) -> Self {
         self.trusted_proxies = proxies.into_iter().map(Into::into).collect();
         self
     }
@@ -626,8 +650,10 @@ impl AadAuthConfigBuilder {
                 self.session_secret_problem = None;
             }
             None => {
-                self.session_secret_problem =
-                    Some(ConfigError::invalid_secret(env::SESSION_SECRET, env::SESSION_SECRET_EXPECTED));
+                self.session_secret_problem = Some(ConfigError::invalid_secret(
+                    env::SESSION_SECRET,
+                    env::SESSION_SECRET_EXPECTED,
+                ));
             }
         }
         self

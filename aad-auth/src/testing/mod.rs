@@ -111,11 +111,21 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn api_app(&self) -> AppRegistration {
-        self.apps.iter().find(|a| !a.public_client).or(self.apps.first()).cloned().unwrap_or_else(|| AppRegistration::confidential("API"))
+        self.apps
+            .iter()
+            .find(|a| !a.public_client)
+            .or(self.apps.first())
+            .cloned()
+            .unwrap_or_else(|| AppRegistration::confidential("API"))
     }
 
     pub(crate) fn public_app(&self) -> AppRegistration {
-        self.apps.iter().find(|a| a.public_client).or(self.apps.first()).cloned().unwrap_or_else(|| AppRegistration::public("Client"))
+        self.apps
+            .iter()
+            .find(|a| a.public_client)
+            .or(self.apps.first())
+            .cloned()
+            .unwrap_or_else(|| AppRegistration::public("Client"))
     }
 
     pub(crate) fn app(&self, client_id: &str) -> Option<&AppRegistration> {
@@ -123,7 +133,10 @@ impl Shared {
     }
 
     pub(crate) fn service_principal_oid(&self, client_id: &str) -> String {
-        self.service_principals.get(client_id).cloned().unwrap_or_else(random_guid)
+        self.service_principals
+            .get(client_id)
+            .cloned()
+            .unwrap_or_else(random_guid)
     }
 
     pub(crate) fn v2_issuer(&self, tid: &str) -> String {
@@ -131,15 +144,24 @@ impl Shared {
     }
 
     pub(crate) fn active_key(&self) -> Arc<TestKey> {
-        self.keys.read().map(|ring| ring.active.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().active.clone())
+        self.keys
+            .read()
+            .map(|ring| ring.active.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().active.clone())
     }
 
     pub(crate) fn published_keys(&self) -> Vec<Arc<TestKey>> {
-        self.keys.read().map(|ring| ring.published.clone()).unwrap_or_default()
+        self.keys
+            .read()
+            .map(|ring| ring.published.clone())
+            .unwrap_or_default()
     }
 
     pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
-        self.faults.lock().ok().and_then(|faults| faults.get(&endpoint).cloned())
+        self.faults
+            .lock()
+            .ok()
+            .and_then(|faults| faults.get(&endpoint).cloned())
     }
 
     pub(crate) fn count(&self, endpoint: Endpoint) {
@@ -226,7 +248,10 @@ pub struct Tenant {
 
 impl std::fmt::Debug for Tenant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tenant").field("authority_host", &self.shared.base_url).field("tenant_id", &self.shared.tenant_id).finish_non_exhaustive()
+        f.debug_struct("Tenant")
+            .field("authority_host", &self.shared.base_url)
+            .field("tenant_id", &self.shared.tenant_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -305,14 +330,18 @@ impl Tenant {
 
     /// The user with this username.
     pub fn user(&self, username: &str) -> Option<&TestUser> {
-        self.shared.users.iter().find(|u| u.username.eq_ignore_ascii_case(username))
+        self.shared
+            .users
+            .iter()
+            .find(|u| u.username.eq_ignore_ascii_case(username))
     }
 
     /// A configuration for the API app against this tenant (client id, secret, tenant, host,
     /// trusted certificate), ready for more settings.
     pub fn api_config(&self) -> AadAuthConfigBuilder {
         let api = self.api_app();
-        let mut builder = crate::AadAuthConfig::builder(api.client_id, self.tenant_id()).authority_host(self.authority_host());
+        let mut builder = crate::AadAuthConfig::builder(api.client_id, self.tenant_id())
+            .authority_host(self.authority_host());
         if let Some(secret) = api.client_secret {
             builder = builder.client_secret(secret);
         }
@@ -338,7 +367,11 @@ impl Tenant {
     pub fn rotate_keys(&self) -> String {
         let mut ring = self.shared.keys.write().expect("key ring lock");
         ring.rotations += 1;
-        let key = Arc::new(TestKey::generate(format!("emulator-key-{}-{}", ring.rotations + 1, &random_guid()[..8])));
+        let key = Arc::new(TestKey::generate(format!(
+            "emulator-key-{}-{}",
+            ring.rotations + 1,
+            &random_guid()[..8]
+        )));
         ring.published.push(key.clone());
         ring.active = key;
         ring.active.kid().to_owned()
@@ -348,25 +381,43 @@ impl Tenant {
     /// expire).
     #[allow(clippy::expect_used)]
     pub fn retire_key(&self, kid: &str) {
-        self.shared.keys.write().expect("key ring lock").published.retain(|key| key.kid() != kid);
+        self.shared
+            .keys
+            .write()
+            .expect("key ring lock")
+            .published
+            .retain(|key| key.kid() != kid);
     }
 
     /// Publishes an extra key (for example one a test signs with directly).
     #[allow(clippy::expect_used)]
     pub fn publish_key(&self, key: Arc<TestKey>) {
-        self.shared.keys.write().expect("key ring lock").published.push(key);
+        self.shared
+            .keys
+            .write()
+            .expect("key ring lock")
+            .published
+            .push(key);
     }
 
     /// Makes `endpoint` misbehave until [`Tenant::clear_fault`].
     #[allow(clippy::expect_used)]
     pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared.faults.lock().expect("faults lock").insert(endpoint, fault);
+        self.shared
+            .faults
+            .lock()
+            .expect("faults lock")
+            .insert(endpoint, fault);
     }
 
     /// Makes `endpoint` behave again.
     #[allow(clippy::expect_used)]
     pub fn clear_fault(&self, endpoint: Endpoint) {
-        self.shared.faults.lock().expect("faults lock").remove(&endpoint);
+        self.shared
+            .faults
+            .lock()
+            .expect("faults lock")
+            .remove(&endpoint);
     }
 
     /// Requests served by `endpoint` so far (faulty answers included).

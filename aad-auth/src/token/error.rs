@@ -86,20 +86,27 @@ impl TokenError {
     pub fn description(&self) -> &'static str {
         match self {
             Self::TooLarge => "The access token is too large.",
-            Self::Malformed(_) | Self::UnsupportedType | Self::CriticalHeader | Self::MissingKeyId => {
-                "The access token is malformed."
-            }
-            Self::DisallowedAlgorithm | Self::UnknownKey | Self::BadSignature | Self::KeyNotForTenant => {
-                "The access token signature could not be verified."
-            }
+            Self::Malformed(_)
+            | Self::UnsupportedType
+            | Self::CriticalHeader
+            | Self::MissingKeyId => "The access token is malformed.",
+            Self::DisallowedAlgorithm
+            | Self::UnknownKey
+            | Self::BadSignature
+            | Self::KeyNotForTenant => "The access token signature could not be verified.",
             Self::KeysUnavailable => "The signing keys are temporarily unavailable.",
-            Self::MissingClaim(_) | Self::InvalidClaim(_) | Self::UnknownVersion | Self::NotAnAccessToken => {
+            Self::MissingClaim(_)
+            | Self::InvalidClaim(_)
+            | Self::UnknownVersion
+            | Self::NotAnAccessToken => {
                 "The access token does not carry the claims this API requires."
             }
             Self::Expired | Self::TooOld => "The access token has expired.",
             Self::NotYetValid | Self::IssuedInFuture => "The access token is not valid yet.",
             Self::VersionNotAccepted => "The access token version is not accepted by this API.",
-            Self::InvalidIssuer | Self::TenantNotAllowed => "The access token was issued by an authority this API does not trust.",
+            Self::InvalidIssuer | Self::TenantNotAllowed => {
+                "The access token was issued by an authority this API does not trust."
+            }
             Self::InvalidAudience => "The access token was not issued for this API.",
             Self::ClientAppNotAllowed => "The calling application is not allowed to use this API.",
             Self::NonceMismatch => "The sign-in response does not match this sign-in.",
