@@ -60,9 +60,7 @@ pub struct AadAuth {
 
 impl std::fmt::Debug for AadAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AadAuth")
-            .field("config", &self.inner.config)
-            .finish_non_exhaustive()
+        f.debug_struct("AadAuth").field("config", &self.inner.config).finish_non_exhaustive()
     }
 }
 
@@ -96,16 +94,9 @@ impl AadAuthBuilder {
     /// A configuration or set-up problem.
     pub fn build(self) -> Result<AadAuth, Error> {
         let config = self.config;
-        let http = crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup {
-            component: "HTTP client",
-            reason,
-        })?;
-        let keys = KeyStore::new(
-            Authority::from_config(&config),
-            http,
-            self.clock.clone(),
-            config.jwks_cache_ttl(),
-        );
+        let http =
+            crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
+        let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), config.jwks_cache_ttl());
         let validator = TokenValidator::new(&config, keys.clone(), self.clock);
         if config.enabled() {
             keys.spawn_background_refresh();
@@ -114,23 +105,11 @@ impl AadAuthBuilder {
                 "AUTH_ENABLED=false: AUTHENTICATION IS OFF; every guard lets every request through as anonymous"
             );
         }
-        let realm = if config.api_audience().is_empty() {
-            "aad-auth".to_owned()
-        } else {
-            config.api_audience().to_owned()
-        };
+        let realm =
+            if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
         let login_url = config.routes().login_ui.clone();
         let _ = self.bearer_only;
-        Ok(AadAuth {
-            inner: Arc::new(Inner {
-                config,
-                validator,
-                realm,
-                login_url,
-                sessions: None,
-                pages: None,
-            }),
-        })
+        Ok(AadAuth { inner: Arc::new(Inner { config, validator, realm, login_url, sessions: None, pages: None }) })
     }
 }
 
@@ -161,11 +140,7 @@ impl AadAuth {
 
     /// Starts a builder for options beyond the configuration.
     pub fn builder(config: AadAuthConfig) -> AadAuthBuilder {
-        AadAuthBuilder {
-            config,
-            clock: clock::system(),
-            bearer_only: false,
-        }
+        AadAuthBuilder { config, clock: clock::system(), bearer_only: false }
     }
 
     /// Mounts everything on an app: `App::new().configure(auth.configure())`.

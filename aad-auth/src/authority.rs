@@ -66,28 +66,18 @@ impl Authority {
                 Tenant::Common | Tenant::Organizations => {
                     ExpectedIssuer::Exact(format!("{host}/{TENANT_TEMPLATE}/v2.0"))
                 }
-                Tenant::Domain(_) | Tenant::Consumers => {
-                    ExpectedIssuer::HostWithGuid(host.to_owned())
-                }
+                Tenant::Domain(_) | Tenant::Consumers => ExpectedIssuer::HostWithGuid(host.to_owned()),
             }
         };
-        Self {
-            discovery_url: config.openid_config_url(),
-            expected,
-            multi_tenant: config.tenant().is_multi_tenant(),
-        }
+        Self { discovery_url: config.openid_config_url(), expected, multi_tenant: config.tenant().is_multi_tenant() }
     }
 
     /// Parses and checks a discovery document (OpenID Connect Discovery 1.0 §4.3).
     pub(crate) fn parse_metadata(&self, body: &[u8]) -> Result<ProviderMetadata, String> {
-        let raw: RawMetadata =
-            serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
+        let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
         match &self.expected {
             ExpectedIssuer::Exact(expected) if raw.issuer != *expected => {
-                return Err(format!(
-                    "issuer {:?} is not the expected {expected:?}",
-                    clip(&raw.issuer)
-                ));
+                return Err(format!("issuer {:?} is not the expected {expected:?}", clip(&raw.issuer)));
             }
             ExpectedIssuer::HostWithGuid(host) => {
                 let guid = raw
@@ -96,16 +86,15 @@ impl Authority {
                     .and_then(|rest| rest.strip_prefix('/'))
                     .and_then(|rest| rest.strip_suffix("/v2.0"));
                 if !guid.is_some_and(is_guid) {
-                    return Err(format!(
-                        "issuer {:?} is not {host}/<tenant GUID>/v2.0",
-                        clip(&raw.issuer)
-                    ));
+                    return Err(format!("issuer {:?} is not {host}/<tenant GUID>/v2.0", clip(&raw.issuer)));
                 }
             }
             _ => {}
         }
         if raw.issuer.contains(TENANT_TEMPLATE) && !self.multi_tenant {
-            return Err("the document is a multi-tenant one ({tenantid} issuer) but AAD_TENANT_ID names one tenant".into());
+            return Err(
+                "the document is a multi-tenant one ({tenantid} issuer) but AAD_TENANT_ID names one tenant".into()
+            );
         }
         let same_origin = |name: &str, value: &str| -> Result<Url, String> {
             let url = Url::parse(value).map_err(|_| format!("{name} is not a URL"))?;
@@ -126,8 +115,7 @@ impl Authority {
                 self.discovery_url.host_str().unwrap_or("?")
             ));
         }
-        let optional =
-            |name: &str, value: Option<String>| value.map(|v| same_origin(name, &v)).transpose();
+        let optional = |name: &str, value: Option<String>| value.map(|v| same_origin(name, &v)).transpose();
         Ok(ProviderMetadata {
             issuer: raw.issuer,
             jwks_uri,
@@ -171,13 +159,9 @@ impl IssuerPolicy {
             let tenant = segments.next()?.to_owned();
             (segments.next() == Some("v2.0") && segments.next().is_none()).then_some(tenant)
         });
-        let entra_shaped = tenant_segment
-            .as_deref()
-            .is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t))
+        let entra_shaped = tenant_segment.as_deref().is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t))
             && !metadata.issuer.ends_with('/');
-        let tenant_guid = tenant_segment
-            .filter(|t| is_guid(t))
-            .filter(|_| entra_shaped);
+        let tenant_guid = tenant_segment.filter(|t| is_guid(t)).filter(|_| entra_shaped);
         let sts = if Url::parse(&issuer)
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned))
@@ -187,12 +171,7 @@ impl IssuerPolicy {
         } else {
             "https://sts.windows.net"
         };
-        Self {
-            v2: metadata.issuer.clone(),
-            tenant_guid,
-            entra_shaped,
-            sts,
-        }
+        Self { v2: metadata.issuer.clone(), tenant_guid, entra_shaped, sts }
     }
 
     /// Whether the issuer is the `{tenantid}` template (multi-tenant).
@@ -224,10 +203,9 @@ impl IssuerPolicy {
     fn is_v2_issuer_of(&self, iss: &str, tid: &str) -> bool {
         match self.v2.split_once(TENANT_TEMPLATE) {
             None => iss == self.v2,
-            Some((prefix, suffix)) => iss
-                .strip_prefix(prefix)
-                .and_then(|rest| rest.strip_suffix(suffix))
-                .is_some_and(|middle| middle == tid),
+            Some((prefix, suffix)) => {
+                iss.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(suffix)).is_some_and(|middle| middle == tid)
+            }
         }
     }
 
@@ -263,9 +241,5 @@ impl IssuerPolicy {
 }
 
 fn clip(value: &str) -> String {
-    value
-        .chars()
-        .take(120)
-        .flat_map(char::escape_debug)
-        .collect()
+    value.chars().take(120).flat_map(char::escape_debug).collect()
 }

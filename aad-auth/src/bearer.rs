@@ -18,34 +18,25 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, AuthError>
         return Ok(None);
     };
     if headers.next().is_some() {
-        return Err(AuthError::InvalidRequest(
-            "More than one Authorization header was sent.",
-        ));
+        return Err(AuthError::InvalidRequest("More than one Authorization header was sent."));
     }
-    let value = value
-        .to_str()
-        .map_err(|_| AuthError::InvalidToken(TokenError::Malformed("header is not ASCII")))?;
+    let value = value.to_str().map_err(|_| AuthError::InvalidToken(TokenError::Malformed("header is not ASCII")))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Ok(None);
     }
     if has_query_token(req) {
-        return Err(AuthError::InvalidRequest(
-            "The access token was sent by more than one method.",
-        ));
+        return Err(AuthError::InvalidRequest("The access token was sent by more than one method."));
     }
     let token = rest.trim_matches(' ');
     if token.is_empty() || token.contains(' ') {
-        return Err(AuthError::InvalidToken(TokenError::Malformed(
-            "bearer credential is not one token",
-        )));
+        return Err(AuthError::InvalidToken(TokenError::Malformed("bearer credential is not one token")));
     }
     Ok(Some(token))
 }
 
 fn has_query_token(req: &HttpRequest) -> bool {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .any(|(name, _)| name == "access_token")
+    url::form_urlencoded::parse(req.query_string().as_bytes()).any(|(name, _)| name == "access_token")
 }
 
 #[cfg(test)]
@@ -70,10 +61,7 @@ mod tests {
             extract(TestRequest::default().insert_header(("authorization", "bearer abc"))),
             Ok(Some("abc".into()))
         );
-        assert_eq!(
-            extract(TestRequest::default().insert_header(("authorization", "Basic dXNlcjpwYXNz"))),
-            Ok(None)
-        );
+        assert_eq!(extract(TestRequest::default().insert_header(("authorization", "Basic dXNlcjpwYXNz"))), Ok(None));
         for bad in ["Bearer", "Bearer ", "Bearer    ", "Bearer abc extra"] {
             assert!(
                 matches!(
@@ -87,12 +75,8 @@ mod tests {
             .append_header(("authorization", "Bearer a"))
             .append_header(("authorization", "Bearer b"));
         assert!(matches!(extract(twice), Err(AuthError::InvalidRequest(_))));
-        let both = TestRequest::with_uri("/x?access_token=abc")
-            .insert_header(("authorization", "Bearer abc"));
+        let both = TestRequest::with_uri("/x?access_token=abc").insert_header(("authorization", "Bearer abc"));
         assert!(matches!(extract(both), Err(AuthError::InvalidRequest(_))));
-        assert_eq!(
-            extract(TestRequest::with_uri("/x?access_token=abc")),
-            Ok(None)
-        );
+        assert_eq!(extract(TestRequest::with_uri("/x?access_token=abc")), Ok(None));
     }
 }

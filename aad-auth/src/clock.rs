@@ -14,9 +14,7 @@ pub trait Clock: Send + Sync + fmt::Debug + 'static {
 
     /// The current time in whole seconds since the Unix epoch (0 before 1970).
     fn unix_seconds(&self) -> i64 {
-        self.now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        self.now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
     }
 }
 

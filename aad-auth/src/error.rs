@@ -87,9 +87,7 @@ impl AuthError {
             Self::InvalidRequest(reason) => reason,
             Self::InvalidToken(error) => error.description(),
             Self::Forbidden(reason) => reason.description(),
-            Self::KeysUnavailable => {
-                "The identity provider's signing keys are not available yet; retry shortly."
-            }
+            Self::KeysUnavailable => "The identity provider's signing keys are not available yet; retry shortly.",
             Self::LoginRequired => "Sign-in is required.",
             Self::NotConfigured => "Authentication is not configured on this server.",
         }
@@ -120,11 +118,7 @@ pub(crate) trait ErrorPages: Send + Sync {
 }
 
 /// Builds the HTTP response for an [`AuthError`].
-pub(crate) fn respond(
-    error: &AuthError,
-    req: &HttpRequest,
-    context: &ResponseContext<'_>,
-) -> HttpResponse {
+pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseContext<'_>) -> HttpResponse {
     let status = error.status();
     if let AuthError::LoginRequired = error {
         let target = crate::redirect::current_target(req);
@@ -148,11 +142,7 @@ pub(crate) fn respond(
     }
     if prefers_html(req)
         && let Some(page) = context.pages.and_then(|pages| {
-            pages.render_error(
-                status,
-                status.canonical_reason().unwrap_or("Error"),
-                error.description(),
-            )
+            pages.render_error(status, status.canonical_reason().unwrap_or("Error"), error.description())
         })
     {
         return response.content_type("text/html; charset=utf-8").body(page);
@@ -196,21 +186,14 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
 
 /// A quoted-string body: no quotes, backslashes or control characters.
 fn quote(value: &str) -> String {
-    value
-        .chars()
-        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
-        .collect()
+    value.chars().filter(|c| !c.is_control() && *c != '"' && *c != '\\').collect()
 }
 
 /// HTML only when the client lists `text/html` at least as high as anything else: browsers do,
 /// `curl`, `fetch()` and API clients (`*/*`, `application/json`) do not. The User-Agent is never
 /// consulted.
 pub(crate) fn prefers_html(req: &HttpRequest) -> bool {
-    let Some(accept) = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
         return false;
     };
     let mut html = 0.0_f32;
@@ -243,21 +226,11 @@ mod tests {
     #[test]
     fn html_only_when_asked_for() {
         let browser = TestRequest::default()
-            .insert_header((
-                "accept",
-                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
-            ))
+            .insert_header(("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"))
             .to_http_request();
         assert!(prefers_html(&browser));
-        for accept in [
-            "*/*",
-            "application/json",
-            "application/json, text/html;q=0.5",
-            "text/html;q=0",
-        ] {
-            let req = TestRequest::default()
-                .insert_header(("accept", accept))
-                .to_http_request();
+        for accept in ["*/*", "application/json", "application/json, text/html;q=0.5", "text/html;q=0"] {
+            let req = TestRequest::default().insert_header(("accept", accept)).to_http_request();
             assert!(!prefers_html(&req), "{accept}");
         }
         assert!(!prefers_html(&TestRequest::default().to_http_request()));

@@ -53,13 +53,10 @@ impl AadAuth {
                 let Some(token) = bearer_token(req)? else {
                     return Ok(None);
                 };
-                self.validate_bearer(token)
-                    .await
-                    .map(Some)
-                    .map_err(|error| {
-                        tracing::debug!(reason = %error, "bearer token refused");
-                        AuthError::from_token(error)
-                    })
+                self.validate_bearer(token).await.map(Some).map_err(|error| {
+                    tracing::debug!(reason = %error, "bearer token refused");
+                    AuthError::from_token(error)
+                })
             })
             .await
             .clone()
@@ -106,11 +103,7 @@ impl AadAuth {
     ///
     /// # Errors
     /// The [`AuthError`] to answer with.
-    pub async fn authorize(
-        &self,
-        req: &HttpRequest,
-        policy: &Policy,
-    ) -> Result<AuthenticationState, AuthError> {
+    pub async fn authorize(&self, req: &HttpRequest, policy: &Policy) -> Result<AuthenticationState, AuthError> {
         let cache = request_auth(req);
         if !self.config().enabled() {
             tracing::debug!(path = %req.path(), "AUTH_ENABLED=false: guard bypassed");
@@ -128,8 +121,7 @@ impl AadAuth {
         };
         if let (Some(user), Some(source)) = (state.user(), state.source()) {
             debug_assert!(policy.accepts_source(source));
-            check_app_wide(user, self.config().roles(), self.config().allow_guests())
-                .map_err(AuthError::Forbidden)?;
+            check_app_wide(user, self.config().roles(), self.config().allow_guests()).map_err(AuthError::Forbidden)?;
         }
         policy.check(&state).map_err(AuthError::Forbidden)?;
         *cache.authorized.borrow_mut() = Some(state.clone());
@@ -145,17 +137,11 @@ fn missing(policy: &Policy) -> AuthError {
 }
 
 /// Turns an [`AuthError`] into the actix error carrying the full response.
-pub(crate) fn reject(
-    auth: Option<&AadAuth>,
-    req: &HttpRequest,
-    error: AuthError,
-) -> actix_web::Error {
+pub(crate) fn reject(auth: Option<&AadAuth>, req: &HttpRequest, error: AuthError) -> actix_web::Error {
     let response = match auth {
         Some(auth) => auth.error_response(&error, req),
         None => {
-            tracing::error!(
-                "aad-auth guard used on an app without AadAuth::configure; answering 500"
-            );
+            tracing::error!("aad-auth guard used on an app without AadAuth::configure; answering 500");
             actix_web::HttpResponse::InternalServerError().finish()
         }
     };
@@ -238,10 +224,7 @@ impl<P: StaticPolicy> FromRequest for Authorized<P> {
                 return Err(reject(None, &req, AuthError::NotConfigured));
             };
             match auth.authorize(&req, P::policy()).await {
-                Ok(state) => Ok(Self {
-                    state,
-                    policy: PhantomData,
-                }),
+                Ok(state) => Ok(Self { state, policy: PhantomData }),
                 Err(error) => Err(reject(Some(&auth), &req, error)),
             }
         })
@@ -271,9 +254,7 @@ pub struct RequireAuth {
 impl RequireAuth {
     /// Guards with `policy`.
     pub fn new(policy: Policy) -> Self {
-        Self {
-            policy: Rc::new(policy),
-        }
+        Self { policy: Rc::new(policy) }
     }
 }
 
@@ -289,10 +270,7 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequireAuthService {
-            service: Rc::new(service),
-            policy: self.policy.clone(),
-        }))
+        ready(Ok(RequireAuthService { service: Rc::new(service), policy: self.policy.clone() }))
     }
 }
 
@@ -320,17 +298,11 @@ where
         Box::pin(async move {
             let http = req.request().clone();
             let outcome = match app_auth(&http) {
-                Some(auth) => auth
-                    .authorize(&http, &policy)
-                    .await
-                    .map_err(|e| auth.error_response(&e, &http)),
+                Some(auth) => auth.authorize(&http, &policy).await.map_err(|e| auth.error_response(&e, &http)),
                 None => Err(actix_web::HttpResponse::InternalServerError().finish()),
             };
             match outcome {
-                Ok(_) => service
-                    .call(req)
-                    .await
-                    .map(ServiceResponse::map_into_left_body),
+                Ok(_) => service.call(req).await.map(ServiceResponse::map_into_left_body),
                 Err(response) => Ok(req.into_response(response).map_into_right_body()),
             }
         })

@@ -58,14 +58,9 @@ pub(crate) fn client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
         .user_agent(concat!("aad-auth/", env!("CARGO_PKG_VERSION")))
         .redirect(Policy::custom(|attempt| {
             let same_host = attempt.previous().first().is_some_and(|first| {
-                first.host_str() == attempt.url().host_str()
-                    && first.scheme() == attempt.url().scheme()
+                first.host_str() == attempt.url().host_str() && first.scheme() == attempt.url().scheme()
             });
-            if attempt.previous().len() > MAX_REDIRECTS || !same_host {
-                attempt.stop()
-            } else {
-                attempt.follow()
-            }
+            if attempt.previous().len() > MAX_REDIRECTS || !same_host { attempt.stop() } else { attempt.follow() }
         }));
     if let Some(pem) = ca_pem {
         let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
@@ -87,26 +82,13 @@ pub(crate) fn display_url(url: &Url) -> String {
 }
 
 /// GETs `url` and returns at most `limit` bytes of a 2xx body.
-pub(crate) async fn get_bytes(
-    client: &reqwest::Client,
-    url: &Url,
-    limit: usize,
-) -> Result<Vec<u8>, FetchError> {
+pub(crate) async fn get_bytes(client: &reqwest::Client, url: &Url, limit: usize) -> Result<Vec<u8>, FetchError> {
     let shown = display_url(url);
     let transport = |error: reqwest::Error| FetchError::Transport {
         url: shown.clone(),
-        reason: if error.is_timeout() {
-            "timed out".into()
-        } else {
-            error.without_url().to_string()
-        },
+        reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
     };
-    let mut response = client
-        .get(url.clone())
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(transport)?;
+    let mut response = client.get(url.clone()).header("accept", "application/json").send().await.map_err(transport)?;
     read_body(&mut response, &shown, limit).await
 }
 
@@ -118,10 +100,7 @@ pub(crate) async fn read_body(
 ) -> Result<Vec<u8>, FetchError> {
     let status = response.status();
     if !status.is_success() {
-        return Err(FetchError::Status {
-            url: shown.to_owned(),
-            status: status.as_u16(),
-        });
+        return Err(FetchError::Status { url: shown.to_owned(), status: status.as_u16() });
     }
     read_capped(response, shown, limit).await
 }
@@ -132,34 +111,18 @@ pub(crate) async fn read_capped(
     shown: &str,
     limit: usize,
 ) -> Result<Vec<u8>, FetchError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit as u64)
-    {
-        return Err(FetchError::TooLarge {
-            url: shown.to_owned(),
-            limit,
-        });
+    if response.content_length().is_some_and(|length| length > limit as u64) {
+        return Err(FetchError::TooLarge { url: shown.to_owned(), limit });
     }
     let mut body = Vec::new();
     loop {
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|error| FetchError::Transport {
-                url: shown.to_owned(),
-                reason: if error.is_timeout() {
-                    "timed out".into()
-                } else {
-                    error.without_url().to_string()
-                },
-            })?;
+        let chunk = response.chunk().await.map_err(|error| FetchError::Transport {
+            url: shown.to_owned(),
+            reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
+        })?;
         let Some(chunk) = chunk else { break };
         if body.len() + chunk.len() > limit {
-            return Err(FetchError::TooLarge {
-                url: shown.to_owned(),
-                limit,
-            });
+            return Err(FetchError::TooLarge { url: shown.to_owned(), limit });
         }
         body.extend_from_slice(&chunk);
     }

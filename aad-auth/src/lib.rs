@@ -37,9 +37,7 @@ pub use error::{AuthError, Error};
 pub use guard::{Authorized, RequireAuth, RequireAuthService};
 pub use http::FetchError;
 pub use keys::{KeyStore, KeyStoreStatus};
-pub use policy::{
-    Forbidden, GuardKind, GuardRegistration, Policy, StaticPolicy, guard_registrations,
-};
+pub use policy::{Forbidden, GuardKind, GuardRegistration, Policy, StaticPolicy, guard_registrations};
 pub use state::{AuthSource, AuthenticationState};
 pub use token::{TokenError, TokenValidator, VerifiedToken};
 pub use user::User;

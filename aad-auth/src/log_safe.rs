@@ -4,11 +4,7 @@
 /// At most 64 characters, control characters and quotes escaped.
 pub(crate) fn clip(value: &str) -> String {
     const MAX: usize = 64;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .flat_map(char::escape_debug)
-        .collect();
+    let mut out: String = value.chars().take(MAX).flat_map(char::escape_debug).collect();
     if value.chars().nth(MAX).is_some() {
         out.push('…');
     }

@@ -63,9 +63,7 @@ impl Forbidden {
     /// A short, fixed explanation for `error_description`.
     pub fn description(&self) -> &'static str {
         match self {
-            Self::MissingScope => {
-                "The access token does not grant a scope this operation requires."
-            }
+            Self::MissingScope => "The access token does not grant a scope this operation requires.",
             Self::MissingRole => "The caller does not hold a role this operation requires.",
             Self::MissingGroup => "The caller is not in a group this operation requires.",
             Self::GroupsOverage => {
@@ -80,22 +78,12 @@ impl Forbidden {
 impl Policy {
     /// A bearer-only API route.
     pub fn api() -> Self {
-        Self {
-            kind: GuardKind::Api,
-            allow_session: false,
-            scopes: Vec::new(),
-            roles: Vec::new(),
-            groups: Vec::new(),
-        }
+        Self { kind: GuardKind::Api, allow_session: false, scopes: Vec::new(), roles: Vec::new(), groups: Vec::new() }
     }
 
     /// An HTML page: a session or a bearer token; anonymous browsers go to the login UI.
     pub fn page() -> Self {
-        Self {
-            kind: GuardKind::Page,
-            allow_session: true,
-            ..Self::api()
-        }
+        Self { kind: GuardKind::Page, allow_session: true, ..Self::api() }
     }
 
     /// Also accept a logged-in browser session.
@@ -164,22 +152,14 @@ impl Policy {
             return Err(Forbidden::MissingRole);
         }
         if !self.groups.is_empty() && !self.groups.iter().any(|g| user.in_group(g)) {
-            return Err(if user.groups_overage {
-                Forbidden::GroupsOverage
-            } else {
-                Forbidden::MissingGroup
-            });
+            return Err(if user.groups_overage { Forbidden::GroupsOverage } else { Forbidden::MissingGroup });
         }
         Ok(())
     }
 }
 
 /// App-wide requirements (`AAD_ROLES`, `AAD_ALLOW_GUESTS`), checked for every guarded route.
-pub(crate) fn check_app_wide(
-    user: &User,
-    required_roles: &[String],
-    allow_guests: bool,
-) -> Result<(), Forbidden> {
+pub(crate) fn check_app_wide(user: &User, required_roles: &[String], allow_guests: bool) -> Result<(), Forbidden> {
     if !allow_guests && user.is_guest {
         return Err(Forbidden::Guest);
     }

@@ -53,13 +53,7 @@ impl AuthenticationState {
     }
 
     pub(crate) fn from_session(user: User) -> Self {
-        Self {
-            principal: Some(Arc::new(Principal {
-                user,
-                source: AuthSource::Session,
-                token: None,
-            })),
-        }
+        Self { principal: Some(Arc::new(Principal { user, source: AuthSource::Session, token: None })) }
     }
 
     /// Whether a user or app is authenticated.

@@ -42,10 +42,7 @@ pub struct User {
 impl User {
     /// A display label: the name, else the username, else the object id.
     pub fn display_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .or(self.username.as_deref())
-            .unwrap_or(&self.oid)
+        self.name.as_deref().or(self.username.as_deref()).unwrap_or(&self.oid)
     }
 
     /// Whether `scp` holds `scope` (whole space-separated values, never substrings).
@@ -69,42 +66,24 @@ impl User {
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
         let list = |name: &str| -> Vec<String> {
             match claims.get(name) {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect(),
-                Some(Value::String(joined)) => joined
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
+                Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                Some(Value::String(joined)) => joined.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
                 _ => Vec::new(),
             }
         };
         let scopes = list("scp");
         let roles = list("roles");
-        let username = text("preferred_username")
-            .or_else(|| text("upn"))
-            .or_else(|| text("unique_name"));
+        let username = text("preferred_username").or_else(|| text("upn")).or_else(|| text("unique_name"));
         let email = text("email").or_else(|| username.clone().filter(|u| u.contains('@')));
-        let groups_overage = claims
-            .get("_claim_names")
-            .and_then(Value::as_object)
-            .is_some_and(|names| names.contains_key("groups"))
-            || claims
-                .get("hasgroups")
-                .and_then(Value::as_bool)
-                .unwrap_or(false);
-        let is_app = text("idtyp").as_deref() == Some("app")
-            || (claims.get("scp").is_none() && !roles.is_empty());
+        let groups_overage =
+            claims.get("_claim_names").and_then(Value::as_object).is_some_and(|names| names.contains_key("groups"))
+                || claims.get("hasgroups").and_then(Value::as_bool).unwrap_or(false);
+        let is_app = text("idtyp").as_deref() == Some("app") || (claims.get("scp").is_none() && !roles.is_empty());
         let acct_guest = claims.get("acct").and_then(Value::as_i64) == Some(1);
         let foreign_idp = !is_app
             && text("idp").is_some_and(|idp| {
                 let idp = idp.trim_end_matches('/');
-                !home_issuers
-                    .iter()
-                    .any(|home| home.trim_end_matches('/') == idp)
+                !home_issuers.iter().any(|home| home.trim_end_matches('/') == idp)
             });
         Self {
             oid: text("oid").unwrap_or_default(),

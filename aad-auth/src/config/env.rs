@@ -54,14 +54,8 @@ pub(super) const SESSION_SECRET_EXPECTED: &str =
     "a key of at least 64 bytes, base64-encoded (generate one with `openssl rand -base64 64`)";
 
 /// Reads every variable; problems are collected so that all of them are reported together.
-pub(super) fn from_lookup(
-    lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<AadAuthConfigBuilder, ConfigError> {
-    let get = |name: &str| {
-        lookup(name)
-            .map(|value| value.trim().to_owned())
-            .filter(|value| !value.is_empty())
-    };
+pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<AadAuthConfigBuilder, ConfigError> {
+    let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
     let mut problems = Vec::new();
     let mut builder = AadAuthConfigBuilder::new(get(AAD_CLIENT_ID), get(AAD_TENANT_ID));
 
@@ -116,11 +110,7 @@ pub(super) fn from_lookup(
     let mut flag = |var: &'static str, default: bool| match get(var) {
         None => default,
         Some(value) => parse_bool(&value).unwrap_or_else(|| {
-            problems.push(ConfigError::invalid(
-                var,
-                "true or false (also 1/0, yes/no, on/off)",
-                &value,
-            ));
+            problems.push(ConfigError::invalid(var, "true or false (also 1/0, yes/no, on/off)", &value));
             default
         }),
     };
@@ -130,35 +120,21 @@ pub(super) fn from_lookup(
     builder.dev_mode = flag(AUTH_DEV_MODE, false);
     builder.session.https_only = flag(SESSION_HTTPS_ONLY, true);
 
-    let mut seconds =
-        |var: &'static str, default: u64, max: u64, expected: &'static str| match get(var) {
-            None => Duration::from_secs(default),
-            Some(value) => match value.parse::<u64>() {
-                Ok(secs) if secs <= max => Duration::from_secs(secs),
-                _ => {
-                    problems.push(ConfigError::invalid(var, expected, &value));
-                    Duration::from_secs(default)
-                }
-            },
-        };
-    builder.clock_skew = seconds(
-        AAD_CLOCK_SKEW_SECONDS,
-        60,
-        600,
-        "a whole number of seconds between 0 and 600",
-    );
-    builder.jwks_cache_ttl = seconds(
-        AAD_JWKS_CACHE_TTL,
-        86_400,
-        7 * 86_400,
-        "a whole number of seconds between 60 and 604800",
-    );
-    builder.session.max_age = seconds(
-        SESSION_MAX_AGE,
-        86_400,
-        366 * 86_400,
-        "a whole number of seconds between 60 and 31622400",
-    );
+    let mut seconds = |var: &'static str, default: u64, max: u64, expected: &'static str| match get(var) {
+        None => Duration::from_secs(default),
+        Some(value) => match value.parse::<u64>() {
+            Ok(secs) if secs <= max => Duration::from_secs(secs),
+            _ => {
+                problems.push(ConfigError::invalid(var, expected, &value));
+                Duration::from_secs(default)
+            }
+        },
+    };
+    builder.clock_skew = seconds(AAD_CLOCK_SKEW_SECONDS, 60, 600, "a whole number of seconds between 0 and 600");
+    builder.jwks_cache_ttl =
+        seconds(AAD_JWKS_CACHE_TTL, 86_400, 7 * 86_400, "a whole number of seconds between 60 and 604800");
+    builder.session.max_age =
+        seconds(SESSION_MAX_AGE, 86_400, 366 * 86_400, "a whole number of seconds between 60 and 31622400");
 
     let defaults = RouteConfig::default();
     let route = |var: &'static str, default: &str| get(var).unwrap_or_else(|| default.to_owned());
@@ -188,10 +164,7 @@ pub(super) fn from_lookup(
     if let Some(value) = get(SESSION_SECRET) {
         match decode_base64(&value).and_then(crate::secret::SessionSecret::from_bytes) {
             Some(secret) => builder.session.secret = Some(secret),
-            None => problems.push(ConfigError::invalid_secret(
-                SESSION_SECRET,
-                SESSION_SECRET_EXPECTED,
-            )),
+            None => problems.push(ConfigError::invalid_secret(SESSION_SECRET, SESSION_SECRET_EXPECTED)),
         }
     }
     if let Some(name) = get(SESSION_COOKIE) {
@@ -202,11 +175,7 @@ pub(super) fn from_lookup(
             "lax" => builder.session.same_site = SameSite::Lax,
             "strict" => builder.session.same_site = SameSite::Strict,
             "none" => builder.session.same_site = SameSite::None,
-            _ => problems.push(ConfigError::invalid(
-                SESSION_SAME_SITE,
-                "lax, strict or none",
-                &value,
-            )),
+            _ => problems.push(ConfigError::invalid(SESSION_SAME_SITE, "lax, strict or none", &value)),
         }
     }
     if let Some(value) = get(SESSION_STORE) {
@@ -230,18 +199,9 @@ pub(super) fn parse_list(value: &str) -> Result<Vec<String>, ()> {
     let value = value.trim();
     if value.starts_with('[') {
         let items: Vec<String> = serde_json::from_str(value).map_err(|_| ())?;
-        return Ok(items
-            .into_iter()
-            .map(|item| item.trim().to_owned())
-            .filter(|item| !item.is_empty())
-            .collect());
+        return Ok(items.into_iter().map(|item| item.trim().to_owned()).filter(|item| !item.is_empty()).collect());
     }
-    Ok(value
-        .split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(str::to_owned)
-        .collect())
+    Ok(value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect())
 }
 
 pub(super) fn parse_bool(value: &str) -> Option<bool> {

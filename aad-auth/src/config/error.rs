@@ -63,19 +63,11 @@ impl ConfigError {
     }
 
     pub(crate) fn invalid(var: &'static str, expected: &'static str, got: &str) -> Self {
-        Self::Invalid {
-            var,
-            expected,
-            got: Some(shorten(got)),
-        }
+        Self::Invalid { var, expected, got: Some(shorten(got)) }
     }
 
     pub(crate) fn invalid_secret(var: &'static str, expected: &'static str) -> Self {
-        Self::Invalid {
-            var,
-            expected,
-            got: None,
-        }
+        Self::Invalid { var, expected, got: None }
     }
 
     /// Folds a list of problems into one error (or none).
@@ -92,11 +84,7 @@ impl ConfigError {
 /// terminal escape sequence in an env file cannot flood or corrupt the log.
 fn shorten(value: &str) -> String {
     const MAX: usize = 80;
-    let mut out: String = value
-        .chars()
-        .take(MAX)
-        .flat_map(char::escape_debug)
-        .collect();
+    let mut out: String = value.chars().take(MAX).flat_map(char::escape_debug).collect();
     if value.chars().count() > MAX {
         out.push('…');
     }

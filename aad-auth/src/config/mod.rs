@@ -79,12 +79,9 @@ pub(crate) fn is_guid(value: &str) -> bool {
 fn is_domain(value: &str) -> bool {
     value.contains('.')
         && value.len() <= 253
-        && value.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        && value
+            .split('.')
+            .all(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
 }
 
 /// Access-token versions an API accepts (`AAD_TOKEN_VERSIONS`).
@@ -175,9 +172,7 @@ impl RouteConfig {
 
     /// `{user}/token`, when the user page is enabled.
     pub fn user_token(&self) -> Option<String> {
-        self.user
-            .as_ref()
-            .map(|user| format!("{}/token", user.trim_end_matches('/')))
+        self.user.as_ref().map(|user| format!("{}/token", user.trim_end_matches('/')))
     }
 }
 
@@ -276,11 +271,7 @@ impl AadAuthConfig {
         if let Err(error) = dotenvy::dotenv()
             && !error.not_found()
         {
-            return Err(ConfigError::File {
-                var: ".env",
-                path: ".env".into(),
-                reason: error.to_string(),
-            });
+            return Err(ConfigError::File { var: ".env", path: ".env".into(), reason: error.to_string() });
         }
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -295,10 +286,7 @@ impl AadAuthConfig {
     }
 
     /// Starts a configuration in code. Defaults are those of the environment variables.
-    pub fn builder(
-        client_id: impl Into<String>,
-        tenant_id: impl Into<String>,
-    ) -> AadAuthConfigBuilder {
+    pub fn builder(client_id: impl Into<String>, tenant_id: impl Into<String>) -> AadAuthConfigBuilder {
         AadAuthConfigBuilder::new(Some(client_id.into()), Some(tenant_id.into()))
     }
 
@@ -320,18 +308,12 @@ impl AadAuthConfig {
     }
     /// `{authority_host}/{tenant}`.
     pub fn authority(&self) -> String {
-        format!(
-            "{}/{}",
-            self.authority_host(),
-            self.tenant.as_path_segment()
-        )
+        format!("{}/{}", self.authority_host(), self.tenant.as_path_segment())
     }
     /// The discovery document URL: `AAD_OPENID_CONFIG_URL`, or the one derived from the
     /// authority.
     pub fn openid_config_url(&self) -> Url {
-        self.openid_config_url
-            .clone()
-            .unwrap_or_else(|| self.derived_openid_config_url())
+        self.openid_config_url.clone().unwrap_or_else(|| self.derived_openid_config_url())
     }
     /// Whether `AAD_OPENID_CONFIG_URL` was set (then the document's own issuer is trusted).
     pub fn has_explicit_openid_config_url(&self) -> bool {
@@ -536,10 +518,7 @@ impl AadAuthConfigBuilder {
         self
     }
     /// Tenants accepted by a multi-tenant app (`AAD_ALLOWED_TENANTS`; default empty).
-    pub fn allowed_tenants<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        tenants: I,
-    ) -> Self {
+    pub fn allowed_tenants<I: IntoIterator<Item = S>, S: Into<String>>(mut self, tenants: I) -> Self {
         self.allowed_tenants = tenants.into_iter().map(Into::into).collect();
         self
     }
@@ -579,10 +558,7 @@ impl AadAuthConfigBuilder {
     }
     /// Proxies whose `Forwarded`/`X-Forwarded-*` headers are honoured (`AAD_TRUSTED_PROXIES`;
     /// IPs or CIDRs; default none).
-    pub fn trusted_proxies<I: IntoIterator<Item = S>, S: Into<String>>(
-        mut self,
-        proxies: I,
-    ) -> Self {
+    pub fn trusted_proxies<I: IntoIterator<Item = S>, S: Into<String>>(mut self, proxies: I) -> Self {
         self.trusted_proxies = proxies.into_iter().map(Into::into).collect();
         self
     }
@@ -650,10 +626,8 @@ impl AadAuthConfigBuilder {
                 self.session_secret_problem = None;
             }
             None => {
-                self.session_secret_problem = Some(ConfigError::invalid_secret(
-                    env::SESSION_SECRET,
-                    env::SESSION_SECRET_EXPECTED,
-                ));
+                self.session_secret_problem =
+                    Some(ConfigError::invalid_secret(env::SESSION_SECRET, env::SESSION_SECRET_EXPECTED));
             }
         }
         self

@@ -6,10 +6,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use super::env::*;
-use super::{
-    AadAuthConfig, AadAuthConfigBuilder, ConfigError, PROMPTS, SameSite, Tenant, TokenVersions,
-    is_guid,
-};
+use super::{AadAuthConfig, AadAuthConfigBuilder, ConfigError, PROMPTS, SameSite, Tenant, TokenVersions, is_guid};
 
 const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
@@ -40,15 +37,9 @@ fn route(var: &'static str, value: &str, problems: &mut Vec<ConfigError>) {
     let ok = value.starts_with('/')
         && !value.starts_with("//")
         && value.len() <= 256
-        && value.bytes().all(|b| {
-            b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\' | b'"' | b'<' | b'>')
-        });
+        && value.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\' | b'"' | b'<' | b'>'));
     if !ok {
-        problems.push(ConfigError::invalid(
-            var,
-            "a path starting with a single `/`, without query or fragment",
-            value,
-        ));
+        problems.push(ConfigError::invalid(var, "a path starting with a single `/`, without query or fragment", value));
     }
 }
 
@@ -58,18 +49,10 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     let enabled = builder.enabled;
 
     // With authentication switched off, the app must still start without a registration.
-    let client_id = match builder
-        .client_id
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
-    {
+    let client_id = match builder.client_id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) {
         Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => id,
         Some(id) => {
-            problems.push(ConfigError::invalid(
-                AAD_CLIENT_ID,
-                "the application (client) id, a GUID",
-                &id,
-            ));
+            problems.push(ConfigError::invalid(AAD_CLIENT_ID, "the application (client) id, a GUID", &id));
             String::new()
         }
         None if enabled => {
@@ -81,12 +64,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         }
         None => String::new(),
     };
-    let tenant = match builder
-        .tenant_id
-        .as_deref()
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-    {
+    let tenant = match builder.tenant_id.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         Some(value) => Tenant::parse(value).unwrap_or_else(|| {
             problems.push(ConfigError::invalid(
                 AAD_TENANT_ID,
@@ -105,16 +83,10 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         None => Tenant::Common,
     };
 
-    let authority_host_text = builder
-        .authority_host
-        .as_deref()
-        .unwrap_or(DEFAULT_AUTHORITY_HOST);
+    let authority_host_text = builder.authority_host.as_deref().unwrap_or(DEFAULT_AUTHORITY_HOST);
     let authority_host = secure_url(AAD_AUTHORITY_HOST, authority_host_text, &mut problems)
         .and_then(|url| {
-            if url.query().is_some()
-                || url.fragment().is_some()
-                || url.path().trim_matches('/') != ""
-            {
+            if url.query().is_some() || url.fragment().is_some() || url.path().trim_matches('/') != "" {
                 problems.push(ConfigError::invalid(
                     AAD_AUTHORITY_HOST,
                     "a scheme and host only, such as https://login.microsoftonline.com",
@@ -127,63 +99,38 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         })
         .unwrap_or_else(|| Url::parse(DEFAULT_AUTHORITY_HOST).expect("constant URL parses"));
 
-    let openid_config_url = builder
-        .openid_config_url
-        .as_deref()
-        .and_then(|value| secure_url(AAD_OPENID_CONFIG_URL, value, &mut problems));
+    let openid_config_url =
+        builder.openid_config_url.as_deref().and_then(|value| secure_url(AAD_OPENID_CONFIG_URL, value, &mut problems));
 
-    let ca_pem = builder
-        .ca_file
-        .as_ref()
-        .and_then(|path| match std::fs::read(path) {
-            Ok(bytes)
-                if bytes
-                    .windows(27)
-                    .any(|w| w == b"-----BEGIN CERTIFICATE-----") =>
-            {
-                Some(bytes)
-            }
-            Ok(_) => {
-                problems.push(ConfigError::File {
-                    var: AAD_CA_FILE,
-                    path: path.display().to_string(),
-                    reason: "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into(),
-                });
-                None
-            }
-            Err(error) => {
-                problems.push(ConfigError::File {
-                    var: AAD_CA_FILE,
-                    path: path.display().to_string(),
-                    reason: error.to_string(),
-                });
-                None
-            }
-        });
+    let ca_pem = builder.ca_file.as_ref().and_then(|path| match std::fs::read(path) {
+        Ok(bytes) if bytes.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => Some(bytes),
+        Ok(_) => {
+            problems.push(ConfigError::File {
+                var: AAD_CA_FILE,
+                path: path.display().to_string(),
+                reason: "no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into(),
+            });
+            None
+        }
+        Err(error) => {
+            problems.push(ConfigError::File {
+                var: AAD_CA_FILE,
+                path: path.display().to_string(),
+                reason: error.to_string(),
+            });
+            None
+        }
+    });
 
-    let api_audience = builder
-        .api_audience
-        .unwrap_or_else(|| format!("api://{client_id}"));
+    let api_audience = builder.api_audience.unwrap_or_else(|| format!("api://{client_id}"));
 
     for tenant_id in &builder.allowed_tenants {
         if !is_guid(tenant_id) {
-            problems.push(ConfigError::invalid(
-                AAD_ALLOWED_TENANTS,
-                "tenant GUIDs",
-                tenant_id,
-            ));
+            problems.push(ConfigError::invalid(AAD_ALLOWED_TENANTS, "tenant GUIDs", tenant_id));
         }
     }
-    let allowed_tenants: Vec<String> = builder
-        .allowed_tenants
-        .iter()
-        .map(|t| t.to_ascii_lowercase())
-        .collect();
-    if enabled
-        && tenant.is_multi_tenant()
-        && allowed_tenants.is_empty()
-        && !builder.allow_any_tenant
-    {
+    let allowed_tenants: Vec<String> = builder.allowed_tenants.iter().map(|t| t.to_ascii_lowercase()).collect();
+    if enabled && tenant.is_multi_tenant() && allowed_tenants.is_empty() && !builder.allow_any_tenant {
         problems.push(ConfigError::Conflict {
             var: AAD_ALLOWED_TENANTS,
             message: format!(
@@ -204,29 +151,16 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
             ));
             TokenVersions::default()
         }
-        Some(list) => TokenVersions {
-            v1: list.contains(&1),
-            v2: list.contains(&2),
-        },
+        Some(list) => TokenVersions { v1: list.contains(&1), v2: list.contains(&2) },
     };
 
-    let scopes = builder
-        .scopes
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| vec![format!("{client_id}/.default")]);
+    let scopes = builder.scopes.filter(|s| !s.is_empty()).unwrap_or_else(|| vec![format!("{client_id}/.default")]);
 
-    let redirect_uri = builder
-        .redirect_uri
-        .as_deref()
-        .and_then(|v| secure_url(AAD_REDIRECT_URI, v, &mut problems));
+    let redirect_uri = builder.redirect_uri.as_deref().and_then(|v| secure_url(AAD_REDIRECT_URI, v, &mut problems));
     let public_base_url = builder.public_base_url.as_deref().and_then(|value| {
         let url = secure_url(AAD_PUBLIC_BASE_URL, value, &mut problems)?;
         if url.query().is_some() || url.fragment().is_some() {
-            problems.push(ConfigError::invalid(
-                AAD_PUBLIC_BASE_URL,
-                "a base URL without query or fragment",
-                value,
-            ));
+            problems.push(ConfigError::invalid(AAD_PUBLIC_BASE_URL, "a base URL without query or fragment", value));
             return None;
         }
         Some(url)
@@ -240,11 +174,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
                 .parse::<IpNet>()
                 .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
                 .map_err(|_| {
-                    problems.push(ConfigError::invalid(
-                        AAD_TRUSTED_PROXIES,
-                        "IP addresses or CIDR ranges",
-                        value,
-                    ))
+                    problems.push(ConfigError::invalid(AAD_TRUSTED_PROXIES, "IP addresses or CIDR ranges", value))
                 })
                 .ok()
         })
@@ -253,11 +183,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     if let Some(prompt) = &builder.prompt
         && !PROMPTS.contains(&prompt.as_str())
     {
-        problems.push(ConfigError::invalid(
-            AAD_PROMPT,
-            "login, select_account, consent, none or create",
-            prompt,
-        ));
+        problems.push(ConfigError::invalid(AAD_PROMPT, "login, select_account, consent, none or create", prompt));
     }
 
     if builder.clock_skew.as_secs() > 600 {
@@ -302,19 +228,13 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         if let Some(path) = path
             && !path.is_file()
         {
-            problems.push(ConfigError::File {
-                var,
-                path: path.display().to_string(),
-                reason: "no such file".into(),
-            });
+            problems.push(ConfigError::File { var, path: path.display().to_string(), reason: "no such file".into() });
         }
     }
 
     let cookie_name = &builder.session.cookie_name;
     if cookie_name.is_empty()
-        || !cookie_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
     {
         problems.push(ConfigError::invalid(
             SESSION_COOKIE,
@@ -325,9 +245,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     if builder.session.same_site == SameSite::None && !builder.session.https_only {
         problems.push(ConfigError::Conflict {
             var: SESSION_SAME_SITE,
-            message:
-                "SameSite=None cookies must be Secure; set SESSION_HTTPS_ONLY=true or choose lax"
-                    .into(),
+            message: "SameSite=None cookies must be Secure; set SESSION_HTTPS_ONLY=true or choose lax".into(),
         });
     }
 

@@ -50,17 +50,10 @@ pub(crate) enum Skip {
 
 /// Parses a JWKS document into usable keys and the reasons others were skipped.
 pub(crate) fn parse(body: &[u8]) -> Result<(Vec<SigningKey>, Vec<(Option<String>, Skip)>), String> {
-    let document: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
-    let keys = document
-        .get("keys")
-        .and_then(serde_json::Value::as_array)
-        .ok_or("no `keys` array")?;
+    let document: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
+    let keys = document.get("keys").and_then(serde_json::Value::as_array).ok_or("no `keys` array")?;
     if keys.len() > MAX_KEYS {
-        return Err(format!(
-            "{} keys is more than the {MAX_KEYS} accepted",
-            keys.len()
-        ));
+        return Err(format!("{} keys is more than the {MAX_KEYS} accepted", keys.len()));
     }
     let mut usable = Vec::new();
     let mut skipped = Vec::new();
@@ -68,10 +61,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<(Vec<SigningKey>, Vec<(Option<String>
         match parse_key(entry) {
             Ok(key) => usable.push(key),
             Err(reason) => {
-                let kid = entry
-                    .get("kid")
-                    .and_then(serde_json::Value::as_str)
-                    .map(crate::log_safe::clip);
+                let kid = entry.get("kid").and_then(serde_json::Value::as_str).map(crate::log_safe::clip);
                 skipped.push((kid, reason));
             }
         }
@@ -91,27 +81,16 @@ fn parse_key(entry: &serde_json::Value) -> Result<SigningKey, Skip> {
         Some(_) => return Err(Skip::NotForSignatures),
     }
     if let Some(operations) = &common.key_operations
-        && !operations
-            .iter()
-            .any(|op| matches!(op, KeyOperations::Verify))
+        && !operations.iter().any(|op| matches!(op, KeyOperations::Verify))
     {
         return Err(Skip::NotForSignatures);
     }
     // Entra publishes keys without `alg`; one that names another algorithm is not ours to use.
-    if common
-        .key_algorithm
-        .is_some_and(|alg| alg != KeyAlgorithm::RS256)
-    {
+    if common.key_algorithm.is_some_and(|alg| alg != KeyAlgorithm::RS256) {
         return Err(Skip::OtherAlgorithm);
     }
-    let kid = common
-        .key_id
-        .clone()
-        .filter(|kid| !kid.is_empty() && kid.len() <= MAX_ID_LEN);
-    let x5t = common
-        .x509_sha1_fingerprint
-        .clone()
-        .filter(|x5t| !x5t.is_empty() && x5t.len() <= MAX_ID_LEN);
+    let kid = common.key_id.clone().filter(|kid| !kid.is_empty() && kid.len() <= MAX_ID_LEN);
+    let x5t = common.x509_sha1_fingerprint.clone().filter(|x5t| !x5t.is_empty() && x5t.len() <= MAX_ID_LEN);
     if kid.is_none() && x5t.is_none() {
         return Err(Skip::NoIdentifier);
     }
@@ -119,16 +98,9 @@ fn parse_key(entry: &serde_json::Value) -> Result<SigningKey, Skip> {
         return Err(Skip::NotRsa);
     };
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let n = engine
-        .decode(rsa.n.trim_end_matches('='))
-        .map_err(|_| Skip::BadComponents)?;
-    let e = engine
-        .decode(rsa.e.trim_end_matches('='))
-        .map_err(|_| Skip::BadComponents)?;
-    let n_significant = n
-        .iter()
-        .position(|byte| *byte != 0)
-        .map_or(0, |first| n.len() - first);
+    let n = engine.decode(rsa.n.trim_end_matches('=')).map_err(|_| Skip::BadComponents)?;
+    let e = engine.decode(rsa.e.trim_end_matches('=')).map_err(|_| Skip::BadComponents)?;
+    let n_significant = n.iter().position(|byte| *byte != 0).map_or(0, |first| n.len() - first);
     if n_significant < MIN_MODULUS_BYTES {
         return Err(Skip::WeakModulus);
     }
@@ -138,17 +110,8 @@ fn parse_key(entry: &serde_json::Value) -> Result<SigningKey, Skip> {
     let public_key = RsaPublicKeyComponents { n: &n, e: &e }
         .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
         .map_err(|_| Skip::BadComponents)?;
-    let issuer = object
-        .get("issuer")
-        .and_then(serde_json::Value::as_str)
-        .map(str::to_owned);
+    let issuer = object.get("issuer").and_then(serde_json::Value::as_str).map(str::to_owned);
     let mut material = n;
     material.extend_from_slice(&e);
-    Ok(SigningKey {
-        kid,
-        x5t,
-        issuer,
-        public_key,
-        material,
-    })
+    Ok(SigningKey { kid, x5t, issuer, public_key, material })
 }

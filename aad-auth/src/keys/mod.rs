@@ -133,21 +133,13 @@ pub struct KeyStore {
 impl std::fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeyStore")
-            .field(
-                "discovery_url",
-                &http::display_url(&self.inner.authority.discovery_url),
-            )
+            .field("discovery_url", &http::display_url(&self.inner.authority.discovery_url))
             .finish_non_exhaustive()
     }
 }
 
 impl KeyStore {
-    pub(crate) fn new(
-        authority: Authority,
-        http: reqwest::Client,
-        clock: SharedClock,
-        ttl: Duration,
-    ) -> Self {
+    pub(crate) fn new(authority: Authority, http: reqwest::Client, clock: SharedClock, ttl: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 authority,
@@ -209,10 +201,7 @@ impl KeyStore {
     }
 
     /// Finds the key a token names, loading or refreshing the set when needed.
-    pub(crate) async fn key(
-        &self,
-        key_ref: KeyRef<'_>,
-    ) -> Result<(Arc<SigningKey>, Arc<IssuerPolicy>), KeyError> {
+    pub(crate) async fn key(&self, key_ref: KeyRef<'_>) -> Result<(Arc<SigningKey>, Arc<IssuerPolicy>), KeyError> {
         if let Some(found) = self.lookup(key_ref) {
             return Ok(found);
         }
@@ -241,9 +230,7 @@ impl KeyStore {
             (None, Some(x5t)) => KeyRef::X5t(x5t),
             (None, None) => return false,
         };
-        snapshot
-            .find(key_ref, now)
-            .is_some_and(|cached| Arc::ptr_eq(&cached.key, key))
+        snapshot.find(key_ref, now).is_some_and(|cached| Arc::ptr_eq(&cached.key, key))
     }
 
     fn lookup(&self, key_ref: KeyRef<'_>) -> Option<(Arc<SigningKey>, Arc<IssuerPolicy>)> {
@@ -254,8 +241,7 @@ impl KeyStore {
 
     fn in_cooldown(&self) -> bool {
         let last = self.inner.last_forced_unix.load(Ordering::Acquire);
-        last != 0
-            && (self.inner.clock.unix_seconds().max(0) as u64) < last + REFRESH_COOLDOWN.as_secs()
+        last != 0 && (self.inner.clock.unix_seconds().max(0) as u64) < last + REFRESH_COOLDOWN.as_secs()
     }
 
     /// Fetches, once for everyone waiting: a caller that waited while another fetch completed
@@ -269,27 +255,17 @@ impl KeyStore {
         let now = self.inner.clock.now();
         match reason {
             Reason::Empty => {
-                if state
-                    .last_attempt
-                    .is_some_and(|last| crate::clock::elapsed(last, now) < EMPTY_RETRY)
-                {
+                if state.last_attempt.is_some_and(|last| crate::clock::elapsed(last, now) < EMPTY_RETRY) {
                     return;
                 }
             }
             Reason::UnknownKey => {
-                if state
-                    .last_forced
-                    .is_some_and(|last| crate::clock::elapsed(last, now) < REFRESH_COOLDOWN)
-                {
+                if state.last_forced.is_some_and(|last| crate::clock::elapsed(last, now) < REFRESH_COOLDOWN) {
                     return;
                 }
                 state.last_forced = Some(now);
-                let unix = now
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                self.inner
-                    .last_forced_unix
-                    .store(unix.max(1), Ordering::Release);
+                let unix = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                self.inner.last_forced_unix.store(unix.max(1), Ordering::Release);
             }
             Reason::Scheduled => {}
         }
@@ -325,28 +301,20 @@ impl KeyStore {
                     .inner
                     .authority
                     .parse_metadata(&body)
-                    .map_err(|reason| FetchError::Invalid {
-                        url: http::display_url(url),
-                        reason,
-                    })?;
+                    .map_err(|reason| FetchError::Invalid { url: http::display_url(url), reason })?;
                 Arc::new(metadata)
             }
         };
         self.inner.jwks_fetches.fetch_add(1, Ordering::Relaxed);
         let body = http::get_bytes(&self.inner.http, &metadata.jwks_uri, MAX_JWKS_BYTES).await?;
         let shown = http::display_url(&metadata.jwks_uri);
-        let (keys, skipped) = jwks::parse(&body).map_err(|reason| FetchError::Invalid {
-            url: shown.clone(),
-            reason,
-        })?;
+        let (keys, skipped) =
+            jwks::parse(&body).map_err(|reason| FetchError::Invalid { url: shown.clone(), reason })?;
         for (kid, why) in &skipped {
             tracing::debug!(kid = kid.as_deref().unwrap_or("-"), reason = ?why, "skipped an unusable JWKS key");
         }
         if keys.is_empty() {
-            return Err(FetchError::Invalid {
-                url: shown,
-                reason: "no usable RS256 signing key in the set".into(),
-            });
+            return Err(FetchError::Invalid { url: shown, reason: "no usable RS256 signing key in the set".into() });
         }
         self.merge(&current, metadata, keys);
         Ok(())
@@ -378,26 +346,15 @@ impl KeyStore {
                 .or_else(|| key.x5t.as_ref().and_then(|x5t| by_x5t.get(x5t)));
             // Keep the same Arc when the key is unchanged, so verified-token cache entries stay valid.
             let key = match previous {
-                Some(previous)
-                    if previous.key.material == key.material
-                        && previous.key.issuer == key.issuer =>
-                {
+                Some(previous) if previous.key.material == key.material && previous.key.issuer == key.issuer => {
                     previous.key.clone()
                 }
                 _ => {
-                    added.push(
-                        key.kid
-                            .clone()
-                            .or_else(|| key.x5t.clone())
-                            .unwrap_or_default(),
-                    );
+                    added.push(key.kid.clone().or_else(|| key.x5t.clone()).unwrap_or_default());
                     Arc::new(key)
                 }
             };
-            let cached = Arc::new(CachedKey {
-                key: key.clone(),
-                expires_at,
-            });
+            let cached = Arc::new(CachedKey { key: key.clone(), expires_at });
             if let Some(kid) = &key.kid {
                 by_kid.insert(kid.clone(), cached.clone());
             }
@@ -432,13 +389,7 @@ async fn background(weak: Weak<Inner>) {
         let Some(inner) = weak.upgrade() else { return };
         let store = KeyStore { inner };
         let loaded_before = store.inner.snapshot.load().metadata.is_some();
-        store
-            .refresh(if loaded_before {
-                Reason::Scheduled
-            } else {
-                Reason::Empty
-            })
-            .await;
+        store.refresh(if loaded_before { Reason::Scheduled } else { Reason::Empty }).await;
         let ok = store.inner.refresh.lock().await.last_error.is_none();
         let pause = if ok {
             failures = 0;

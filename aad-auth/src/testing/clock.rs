@@ -26,43 +26,29 @@ impl ManualClock {
 
     /// Starts at `time`.
     pub fn at(time: SystemTime) -> Self {
-        Self {
-            now: Mutex::new(time),
-        }
+        Self { now: Mutex::new(time) }
     }
 
     /// Moves forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *now += by;
     }
 
     /// Moves back by `by` (a clock running slow).
     pub fn rewind(&self, by: Duration) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         *now -= by;
     }
 
     /// Jumps to `time`.
     pub fn set(&self, time: SystemTime) {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = time;
+        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = time;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> SystemTime {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

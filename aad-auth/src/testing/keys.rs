@@ -14,9 +14,7 @@ pub struct TestKey {
 
 impl std::fmt::Debug for TestKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestKey")
-            .field("kid", &self.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("TestKey").field("kid", &self.kid).finish_non_exhaustive()
     }
 }
 
@@ -64,10 +62,7 @@ impl TestKey {
     #[allow(clippy::expect_used)]
     pub fn generate(kid: impl Into<String>) -> Self {
         let pair = KeyPair::generate(KeySize::Rsa2048).expect("RSA key generation");
-        Self {
-            kid: kid.into(),
-            pair,
-        }
+        Self { kid: kid.into(), pair }
     }
 
     /// The key id.
@@ -85,8 +80,7 @@ impl TestKey {
     /// The public key as Entra publishes it: no `alg`, `use: sig`, `x5t` = `kid`, and `issuer`.
     pub fn jwk(&self, issuer: Option<&str>) -> Value {
         let (n, e) = self.components();
-        let mut jwk =
-            json!({ "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e });
+        let mut jwk = json!({ "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e });
         if let (Some(issuer), Some(object)) = (issuer, jwk.as_object_mut()) {
             object.insert("issuer".into(), Value::String(issuer.into()));
         }
@@ -97,27 +91,15 @@ impl TestKey {
     pub fn public_key_pem(&self) -> String {
         let der = self.public_key_der();
         let body = base64::engine::general_purpose::STANDARD.encode(&der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            lines.join("\n")
-        )
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+        format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
     }
 
     /// The public key, DER (SubjectPublicKeyInfo).
     #[allow(clippy::expect_used)]
     pub fn public_key_der(&self) -> Vec<u8> {
         use aws_lc_rs::encoding::AsDer;
-        self.pair
-            .public_key()
-            .as_der()
-            .expect("public key DER")
-            .as_ref()
-            .to_vec()
+        self.pair.public_key().as_der().expect("public key DER").as_ref().to_vec()
     }
 
     /// The raw modulus bytes.
@@ -128,18 +110,12 @@ impl TestKey {
     /// Signs `header.payload` (already base64url) and returns the compact JWS.
     #[allow(clippy::expect_used)]
     pub fn sign_compact(&self, header: &Value, claims: &Value, alg: &SigningAlg) -> String {
-        let signing_input = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
+        let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
         let signature = match alg {
             SigningAlg::Unsigned => Vec::new(),
             SigningAlg::Hs256(secret) => {
                 let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-                aws_lc_rs::hmac::sign(&key, signing_input.as_bytes())
-                    .as_ref()
-                    .to_vec()
+                aws_lc_rs::hmac::sign(&key, signing_input.as_bytes()).as_ref().to_vec()
             }
             rsa => {
                 let padding: &'static dyn signature::RsaEncoding = match rsa {
@@ -150,9 +126,7 @@ impl TestKey {
                 };
                 let mut out = vec![0; self.pair.public_modulus_len()];
                 let rng = aws_lc_rs::rand::SystemRandom::new();
-                self.pair
-                    .sign(padding, &rng, signing_input.as_bytes(), &mut out)
-                    .expect("RSA signing");
+                self.pair.sign(padding, &rng, signing_input.as_bytes(), &mut out).expect("RSA signing");
                 out
             }
         };

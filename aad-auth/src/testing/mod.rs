@@ -133,10 +133,7 @@ impl Shared {
     }
 
     pub(crate) fn service_principal_oid(&self, client_id: &str) -> String {
-        self.service_principals
-            .get(client_id)
-            .cloned()
-            .unwrap_or_else(random_guid)
+        self.service_principals.get(client_id).cloned().unwrap_or_else(random_guid)
     }
 
     pub(crate) fn v2_issuer(&self, tid: &str) -> String {
@@ -144,24 +141,15 @@ impl Shared {
     }
 
     pub(crate) fn active_key(&self) -> Arc<TestKey> {
-        self.keys
-            .read()
-            .map(|ring| ring.active.clone())
-            .unwrap_or_else(|poisoned| poisoned.into_inner().active.clone())
+        self.keys.read().map(|ring| ring.active.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().active.clone())
     }
 
     pub(crate) fn published_keys(&self) -> Vec<Arc<TestKey>> {
-        self.keys
-            .read()
-            .map(|ring| ring.published.clone())
-            .unwrap_or_default()
+        self.keys.read().map(|ring| ring.published.clone()).unwrap_or_default()
     }
 
     pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
-        self.faults
-            .lock()
-            .ok()
-            .and_then(|faults| faults.get(&endpoint).cloned())
+        self.faults.lock().ok().and_then(|faults| faults.get(&endpoint).cloned())
     }
 
     pub(crate) fn count(&self, endpoint: Endpoint) {
@@ -330,18 +318,15 @@ impl Tenant {
 
     /// The user with this username.
     pub fn user(&self, username: &str) -> Option<&TestUser> {
-        self.shared
-            .users
-            .iter()
-            .find(|u| u.username.eq_ignore_ascii_case(username))
+        self.shared.users.iter().find(|u| u.username.eq_ignore_ascii_case(username))
     }
 
     /// A configuration for the API app against this tenant (client id, secret, tenant, host,
     /// trusted certificate), ready for more settings.
     pub fn api_config(&self) -> AadAuthConfigBuilder {
         let api = self.api_app();
-        let mut builder = crate::AadAuthConfig::builder(api.client_id, self.tenant_id())
-            .authority_host(self.authority_host());
+        let mut builder =
+            crate::AadAuthConfig::builder(api.client_id, self.tenant_id()).authority_host(self.authority_host());
         if let Some(secret) = api.client_secret {
             builder = builder.client_secret(secret);
         }
@@ -367,11 +352,7 @@ impl Tenant {
     pub fn rotate_keys(&self) -> String {
         let mut ring = self.shared.keys.write().expect("key ring lock");
         ring.rotations += 1;
-        let key = Arc::new(TestKey::generate(format!(
-            "emulator-key-{}-{}",
-            ring.rotations + 1,
-            &random_guid()[..8]
-        )));
+        let key = Arc::new(TestKey::generate(format!("emulator-key-{}-{}", ring.rotations + 1, &random_guid()[..8])));
         ring.published.push(key.clone());
         ring.active = key;
         ring.active.kid().to_owned()
@@ -381,43 +362,25 @@ impl Tenant {
     /// expire).
     #[allow(clippy::expect_used)]
     pub fn retire_key(&self, kid: &str) {
-        self.shared
-            .keys
-            .write()
-            .expect("key ring lock")
-            .published
-            .retain(|key| key.kid() != kid);
+        self.shared.keys.write().expect("key ring lock").published.retain(|key| key.kid() != kid);
     }
 
     /// Publishes an extra key (for example one a test signs with directly).
     #[allow(clippy::expect_used)]
     pub fn publish_key(&self, key: Arc<TestKey>) {
-        self.shared
-            .keys
-            .write()
-            .expect("key ring lock")
-            .published
-            .push(key);
+        self.shared.keys.write().expect("key ring lock").published.push(key);
     }
 
     /// Makes `endpoint` misbehave until [`Tenant::clear_fault`].
     #[allow(clippy::expect_used)]
     pub fn set_fault(&self, endpoint: Endpoint, fault: Fault) {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .insert(endpoint, fault);
+        self.shared.faults.lock().expect("faults lock").insert(endpoint, fault);
     }
 
     /// Makes `endpoint` behave again.
     #[allow(clippy::expect_used)]
     pub fn clear_fault(&self, endpoint: Endpoint) {
-        self.shared
-            .faults
-            .lock()
-            .expect("faults lock")
-            .remove(&endpoint);
+        self.shared.faults.lock().expect("faults lock").remove(&endpoint);
     }
 
     /// Requests served by `endpoint` so far (faulty answers included).

@@ -8,14 +8,7 @@ pub fn random_guid() -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }
 
 /// A random URL-safe secret of `bytes` random bytes.
@@ -149,10 +142,7 @@ impl TestUser {
 
     /// A guest user.
     pub fn guest(username: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            guest: true,
-            ..Self::member(username, name)
-        }
+        Self { guest: true, ..Self::member(username, name) }
     }
 
     /// Assigns app roles.

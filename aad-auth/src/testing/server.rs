@@ -34,9 +34,7 @@ fn default_users() -> Vec<TestUser> {
     let readers = random_guid();
     let many: Vec<String> = (0..250).map(|_| random_guid()).collect();
     vec![
-        TestUser::member(format!("alice@{DOMAIN}"), "Alice Example")
-            .roles(["Admin"])
-            .groups([admins, readers.clone()]),
+        TestUser::member(format!("alice@{DOMAIN}"), "Alice Example").roles(["Admin"]).groups([admins, readers.clone()]),
         TestUser::member(format!("bob@{DOMAIN}"), "Bob Example").groups([readers]),
         TestUser::guest("carol@fabrikam.example", "Carol Guest"),
         TestUser::member(format!("dave@{DOMAIN}"), "Dave Manygroups").groups(many),
@@ -45,8 +43,7 @@ fn default_users() -> Vec<TestUser> {
 
 #[allow(clippy::expect_used)]
 pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
-    let listener = TcpListener::bind(("127.0.0.1", builder.port))
-        .expect("bind the tenant's port on 127.0.0.1");
+    let listener = TcpListener::bind(("127.0.0.1", builder.port)).expect("bind the tenant's port on 127.0.0.1");
     let port = listener.local_addr().expect("local address").port();
     let scheme = if builder.https { "https" } else { "http" };
     let base_url = format!("{scheme}://127.0.0.1:{port}");
@@ -58,19 +55,9 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
     if !apps.iter().any(|a| a.public_client) {
         apps.push(AppRegistration::public("Demo public client"));
     }
-    let users = if builder.users.is_empty() {
-        default_users()
-    } else {
-        builder.users
-    };
-    let service_principals = apps
-        .iter()
-        .map(|a| (a.client_id.clone(), random_guid()))
-        .collect();
-    let first = Arc::new(TestKey::generate(format!(
-        "emulator-key-1-{}",
-        &random_guid()[..8]
-    )));
+    let users = if builder.users.is_empty() { default_users() } else { builder.users };
+    let service_principals = apps.iter().map(|a| (a.client_id.clone(), random_guid())).collect();
+    let first = Arc::new(TestKey::generate(format!("emulator-key-1-{}", &random_guid()[..8])));
 
     let shared = Arc::new(Shared {
         tenant_id: builder.tenant_id.unwrap_or_else(random_guid),
@@ -80,11 +67,7 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
         apps,
         users,
         clock: builder.clock.unwrap_or_else(crate::clock::system),
-        keys: RwLock::new(KeyRing {
-            active: first.clone(),
-            published: vec![first],
-            rotations: 0,
-        }),
+        keys: RwLock::new(KeyRing { active: first.clone(), published: vec![first], rotations: 0 }),
         faults: Mutex::new(HashMap::new()),
         counters: std::array::from_fn(|_| AtomicU64::new(0)),
         service_principals,
@@ -99,42 +82,28 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
             let system = actix_web::rt::System::new();
             system.block_on(async move {
                 let data = web::Data::from(server_shared);
-                let server = actix_web::HttpServer::new(move || {
-                    actix_web::App::new()
-                        .app_data(data.clone())
-                        .configure(routes)
-                })
-                .workers(1)
-                .disable_signals()
-                .shutdown_timeout(1)
-                .listen(listener)
-                .expect("listen on the tenant's socket")
-                .run();
+                let server =
+                    actix_web::HttpServer::new(move || actix_web::App::new().app_data(data.clone()).configure(routes))
+                        .workers(1)
+                        .disable_signals()
+                        .shutdown_timeout(1)
+                        .listen(listener)
+                        .expect("listen on the tenant's socket")
+                        .run();
                 let _ = sender.send(server.handle());
                 let _ = server.await;
             });
         })
         .expect("spawn the tenant thread");
     let handle = receiver.await.expect("tenant server started");
-    super::Tenant {
-        shared,
-        handle,
-        ca_cert_path: None,
-        _tempdir: None,
-    }
+    super::Tenant { shared, handle, ca_cert_path: None, _tempdir: None }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/{tenant}/v2.0/.well-known/openid-configuration",
-        web::get().to(discovery_v2),
-    )
-    .route(
-        "/{tenant}/.well-known/openid-configuration",
-        web::get().to(discovery_v1),
-    )
-    .route("/{tenant}/discovery/v2.0/keys", web::get().to(jwks_v2))
-    .route("/{tenant}/discovery/keys", web::get().to(jwks_v1));
+    cfg.route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(discovery_v2))
+        .route("/{tenant}/.well-known/openid-configuration", web::get().to(discovery_v1))
+        .route("/{tenant}/discovery/v2.0/keys", web::get().to(jwks_v2))
+        .route("/{tenant}/discovery/keys", web::get().to(jwks_v1));
 }
 
 /// How a path names the tenant.
@@ -146,9 +115,7 @@ enum TenantPath {
 }
 
 fn resolve(shared: &Shared, segment: &str) -> Option<TenantPath> {
-    if segment.eq_ignore_ascii_case(&shared.tenant_id)
-        || segment.eq_ignore_ascii_case(&shared.domain)
-    {
+    if segment.eq_ignore_ascii_case(&shared.tenant_id) || segment.eq_ignore_ascii_case(&shared.domain) {
         return Some(TenantPath::Own);
     }
     match segment.to_ascii_lowercase().as_str() {
@@ -173,48 +140,29 @@ pub(crate) fn entra_error(status: u16, error: &str, code: u32, description: &str
         "correlation_id": correlation,
     });
     HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(status)
-            .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
+        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
     )
     .json(body)
 }
 
 fn httpdate_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     format!("{secs}")
 }
 
 fn tenant_not_found(segment: &str) -> HttpResponse {
-    let shown: String = segment
-        .chars()
-        .take(64)
-        .filter(|c| c.is_ascii_graphic())
-        .collect();
-    entra_error(
-        400,
-        "invalid_tenant",
-        90002,
-        &format!("Tenant '{shown}' not found."),
-    )
+    let shown: String = segment.chars().take(64).filter(|c| c.is_ascii_graphic()).collect();
+    entra_error(400, "invalid_tenant", 90002, &format!("Tenant '{shown}' not found."))
 }
 
 /// Applies a configured fault; `None` means answer normally.
 pub(crate) async fn fault_response(shared: &Shared, endpoint: Endpoint) -> Option<HttpResponse> {
     shared.count(endpoint);
     match shared.fault(endpoint)? {
-        Fault::Status(status) => Some(entra_error(
-            status,
-            "temporarily_unavailable",
-            50_001,
-            "The service is temporarily unavailable.",
-        )),
-        Fault::Garbage => Some(
-            HttpResponse::Ok()
-                .content_type("application/json")
-                .body("<html>not json{"),
-        ),
+        Fault::Status(status) => {
+            Some(entra_error(status, "temporarily_unavailable", 50_001, "The service is temporarily unavailable."))
+        }
+        Fault::Garbage => Some(HttpResponse::Ok().content_type("application/json").body("<html>not json{")),
         Fault::Slow(delay) => {
             tokio::time::sleep(delay).await;
             None
@@ -236,10 +184,7 @@ async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> Htt
     };
     let base = &shared.base_url;
     let (segment, issuer) = match tenant {
-        TenantPath::Own => (
-            shared.tenant_id.clone(),
-            shared.v2_issuer(&shared.tenant_id),
-        ),
+        TenantPath::Own => (shared.tenant_id.clone(), shared.v2_issuer(&shared.tenant_id)),
         TenantPath::Multi(name) => (name.to_owned(), format!("{base}/{{tenantid}}/v2.0")),
     };
     HttpResponse::Ok().json(json!({
@@ -280,14 +225,8 @@ async fn discovery_v1(shared: web::Data<Shared>, path: web::Path<String>) -> Htt
     };
     let base = &shared.base_url;
     let (segment, issuer) = match tenant {
-        TenantPath::Own => (
-            shared.tenant_id.clone(),
-            format!("https://sts.windows.net/{}/", shared.tenant_id),
-        ),
-        TenantPath::Multi(name) => (
-            name.to_owned(),
-            "https://sts.windows.net/{tenantid}/".to_owned(),
-        ),
+        TenantPath::Own => (shared.tenant_id.clone(), format!("https://sts.windows.net/{}/", shared.tenant_id)),
+        TenantPath::Multi(name) => (name.to_owned(), "https://sts.windows.net/{tenantid}/".to_owned()),
     };
     HttpResponse::Ok().json(json!({
         "token_endpoint": format!("{base}/{segment}/oauth2/token"),
@@ -325,17 +264,10 @@ async fn jwks(shared: &Shared, issuer: Option<&str>) -> HttpResponse {
     let active = shared.active_key();
     let keys: Vec<Value> = match shared.fault(Endpoint::Jwks) {
         Some(Fault::EmptyKeys) => Vec::new(),
-        Some(Fault::PartialKeys) => shared
-            .published_keys()
-            .iter()
-            .filter(|k| k.kid() != active.kid())
-            .map(|k| k.jwk(issuer))
-            .collect(),
-        _ => shared
-            .published_keys()
-            .iter()
-            .map(|k| k.jwk(issuer))
-            .collect(),
+        Some(Fault::PartialKeys) => {
+            shared.published_keys().iter().filter(|k| k.kid() != active.kid()).map(|k| k.jwk(issuer)).collect()
+        }
+        _ => shared.published_keys().iter().map(|k| k.jwk(issuer)).collect(),
     };
     HttpResponse::Ok().json(json!({ "keys": keys }))
 }

@@ -34,19 +34,8 @@ fn object(value: Value) -> Map<String, Value> {
 
 impl TokenBuilder {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        let user = shared
-            .users
-            .iter()
-            .find(|u| !u.guest)
-            .cloned()
-            .unwrap_or_else(|| TestUser::member("user", "User"));
-        let builder = Self {
-            shared,
-            header: Map::new(),
-            claims: Map::new(),
-            key: None,
-            alg: SigningAlg::Rs256,
-        };
+        let user = shared.users.iter().find(|u| !u.guest).cloned().unwrap_or_else(|| TestUser::member("user", "User"));
+        let builder = Self { shared, header: Map::new(), claims: Map::new(), key: None, alg: SigningAlg::Rs256 };
         builder.for_user(&user)
     }
 
@@ -83,25 +72,15 @@ impl TokenBuilder {
         self = self.groups(user.groups.clone());
         if user.guest {
             self.claims.insert("acct".into(), json!(1));
-            self.claims.insert(
-                "idp".into(),
-                json!(format!(
-                    "https://sts.windows.net/{}/",
-                    self.shared.guest_home_tenant
-                )),
-            );
+            self.claims
+                .insert("idp".into(), json!(format!("https://sts.windows.net/{}/", self.shared.guest_home_tenant)));
         }
         self
     }
 
     /// The first member user (delegated token).
     pub fn member(self) -> Self {
-        let user = self
-            .shared
-            .users
-            .iter()
-            .find(|u| !u.guest && u.groups.len() <= GROUPS_OVERAGE_LIMIT)
-            .cloned();
+        let user = self.shared.users.iter().find(|u| !u.guest && u.groups.len() <= GROUPS_OVERAGE_LIMIT).cloned();
         match user {
             Some(user) => self.for_user(&user),
             None => self,
@@ -149,12 +128,8 @@ impl TokenBuilder {
         let tid = self.tid();
         let api_id = self.shared.api_app().client_id;
         self.claims.insert("ver".into(), json!("1.0"));
-        self.claims.insert(
-            "iss".into(),
-            json!(format!("https://sts.windows.net/{tid}/")),
-        );
-        self.claims
-            .insert("aud".into(), json!(format!("api://{api_id}")));
+        self.claims.insert("iss".into(), json!(format!("https://sts.windows.net/{tid}/")));
+        self.claims.insert("aud".into(), json!(format!("api://{api_id}")));
         if let Some(azp) = self.claims.remove("azp") {
             self.claims.insert("appid".into(), azp);
         }
@@ -210,16 +185,10 @@ impl TokenBuilder {
     pub fn groups_overage(mut self) -> Self {
         self.claims.remove("groups");
         let oid = self.claims.get("oid").cloned().unwrap_or(Value::Null);
-        let endpoint = format!(
-            "https://graph.microsoft.com/v1.0/users/{}/getMemberObjects",
-            oid.as_str().unwrap_or_default()
-        );
-        self.claims
-            .insert("_claim_names".into(), json!({ "groups": "src1" }));
-        self.claims.insert(
-            "_claim_sources".into(),
-            json!({ "src1": { "endpoint": endpoint } }),
-        );
+        let endpoint =
+            format!("https://graph.microsoft.com/v1.0/users/{}/getMemberObjects", oid.as_str().unwrap_or_default());
+        self.claims.insert("_claim_names".into(), json!({ "groups": "src1" }));
+        self.claims.insert("_claim_sources".into(), json!({ "src1": { "endpoint": endpoint } }));
         self
     }
 
@@ -244,11 +213,7 @@ impl TokenBuilder {
     /// Valid from now for `lifetime`.
     pub fn lifetime(self, lifetime: Duration) -> Self {
         let now = self.now();
-        self.times(
-            now,
-            now,
-            now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2),
-        )
+        self.times(now, now, now + i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX / 2))
     }
 
     /// Sets `scp` (space-separated).
@@ -334,19 +299,13 @@ impl TokenBuilder {
     }
 
     fn tid(&self) -> String {
-        self.claims
-            .get("tid")
-            .and_then(Value::as_str)
-            .unwrap_or(&self.shared.tenant_id)
-            .to_owned()
+        self.claims.get("tid").and_then(Value::as_str).unwrap_or(&self.shared.tenant_id).to_owned()
     }
 
     /// Signs and returns the compact token.
     pub fn sign(&self) -> String {
         let key = self.key.clone().unwrap_or_else(|| self.shared.active_key());
-        let mut header = object(
-            json!({ "typ": "JWT", "alg": self.alg.name(), "kid": key.kid(), "x5t": key.kid() }),
-        );
+        let mut header = object(json!({ "typ": "JWT", "alg": self.alg.name(), "kid": key.kid(), "x5t": key.kid() }));
         for (name, value) in &self.header {
             if value.is_null() {
                 header.remove(name);
@@ -354,19 +313,12 @@ impl TokenBuilder {
                 header.insert(name.clone(), value.clone());
             }
         }
-        key.sign_compact(
-            &Value::Object(header),
-            &Value::Object(self.claims.clone()),
-            &self.alg,
-        )
+        key.sign_compact(&Value::Object(header), &Value::Object(self.claims.clone()), &self.alg)
     }
 }
 
 /// Entra's `sub` is pairwise: the same user has a different `sub` per app.
 fn pairwise_sub(oid: &str, app: &str) -> String {
-    let digest = aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        format!("{oid}:{app}").as_bytes(),
-    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{oid}:{app}").as_bytes());
     super::keys::b64(&digest.as_ref()[..24])
 }

@@ -35,9 +35,7 @@ pub(crate) struct Header {
 }
 
 fn is_base64url(segment: &str) -> bool {
-    segment
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    segment.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
@@ -45,12 +43,9 @@ pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
         return Err(TokenError::TooLarge);
     }
     let mut parts = token.split('.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(header), Some(payload), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(TokenError::Malformed(
-            "expected three dot-separated segments",
-        ));
+        return Err(TokenError::Malformed("expected three dot-separated segments"));
     };
     if header.is_empty() || payload.is_empty() {
         return Err(TokenError::Malformed("empty header or payload"));
@@ -65,19 +60,12 @@ pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
         return Err(TokenError::Malformed("not base64url"));
     }
     let signing_input = &token[..header.len() + 1 + payload.len()];
-    Ok(Compact {
-        signing_input,
-        payload,
-        signature,
-        header,
-    })
+    Ok(Compact { signing_input, payload, signature, header })
 }
 
 pub(crate) fn decode(segment: &str) -> Result<Vec<u8>, TokenError> {
     // Strict: no padding, canonical trailing bits.
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| TokenError::Malformed("not base64url"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(segment).map_err(|_| TokenError::Malformed("not base64url"))
 }
 
 pub(crate) fn header(compact: &Compact<'_>) -> Result<Header, TokenError> {

@@ -86,19 +86,14 @@ impl TokenError {
     pub fn description(&self) -> &'static str {
         match self {
             Self::TooLarge => "The access token is too large.",
-            Self::Malformed(_)
-            | Self::UnsupportedType
-            | Self::CriticalHeader
-            | Self::MissingKeyId => "The access token is malformed.",
-            Self::DisallowedAlgorithm
-            | Self::UnknownKey
-            | Self::BadSignature
-            | Self::KeyNotForTenant => "The access token signature could not be verified.",
+            Self::Malformed(_) | Self::UnsupportedType | Self::CriticalHeader | Self::MissingKeyId => {
+                "The access token is malformed."
+            }
+            Self::DisallowedAlgorithm | Self::UnknownKey | Self::BadSignature | Self::KeyNotForTenant => {
+                "The access token signature could not be verified."
+            }
             Self::KeysUnavailable => "The signing keys are temporarily unavailable.",
-            Self::MissingClaim(_)
-            | Self::InvalidClaim(_)
-            | Self::UnknownVersion
-            | Self::NotAnAccessToken => {
+            Self::MissingClaim(_) | Self::InvalidClaim(_) | Self::UnknownVersion | Self::NotAnAccessToken => {
                 "The access token does not carry the claims this API requires."
             }
             Self::Expired | Self::TooOld => "The access token has expired.",

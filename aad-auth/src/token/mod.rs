@@ -18,10 +18,7 @@ use crate::user::User;
 
 /// Audiences of Microsoft Graph: tokens for Graph are never for this API (and are not even
 /// verifiable: they carry a nonce in the header).
-const GRAPH_AUDIENCES: [&str; 2] = [
-    "00000003-0000-0000-c000-000000000000",
-    "https://graph.microsoft.com",
-];
+const GRAPH_AUDIENCES: [&str; 2] = ["00000003-0000-0000-c000-000000000000", "https://graph.microsoft.com"];
 
 /// A token that passed every check.
 #[derive(Debug)]
@@ -97,11 +94,7 @@ impl TokenValidator {
             versions: config.token_versions(),
             skew: i64::try_from(config.clock_skew().as_secs()).unwrap_or(600),
         };
-        Self {
-            settings: Arc::new(settings),
-            keys,
-            clock,
-        }
+        Self { settings: Arc::new(settings), keys, clock }
     }
 
     /// The key store behind this validator.
@@ -128,11 +121,7 @@ impl TokenValidator {
         if header.alg != "RS256" {
             return Err(TokenError::DisallowedAlgorithm);
         }
-        if header
-            .typ
-            .as_deref()
-            .is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT"))
-        {
+        if header.typ.as_deref().is_some_and(|typ| !typ.eq_ignore_ascii_case("JWT")) {
             return Err(TokenError::UnsupportedType);
         }
         if header.crit.is_some() {
@@ -154,22 +143,14 @@ impl TokenValidator {
             .verify_sig(compact.signing_input.as_bytes(), &signature)
             .map_err(|_| TokenError::BadSignature)?;
         let payload = compact::decode(compact.payload)?;
-        let claims: Map<String, Value> = serde_json::from_slice(&payload)
-            .map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
-        Ok(Verified {
-            claims,
-            key,
-            policy,
-        })
+        let claims: Map<String, Value> =
+            serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
+        Ok(Verified { claims, key, policy })
     }
 
     /// Steps 5–12 for access tokens.
     fn check_access_token(&self, verified: Verified) -> Result<VerifiedToken, TokenError> {
-        let Verified {
-            claims,
-            key,
-            policy,
-        } = verified;
+        let Verified { claims, key, policy } = verified;
         let settings = &*self.settings;
         // 5. Lifetime, with the configured skew.
         let times = self.check_times(&claims)?;
@@ -199,12 +180,8 @@ impl TokenValidator {
         // 8. Audience: the client id or the Application ID URI; Graph never.
         check_audience(&claims, &[&settings.client_id, &settings.api_audience])?;
         // 9. Subject and object id: the identity is (tid, oid).
-        str_claim(&claims, "sub")?
-            .filter(|s| !s.is_empty())
-            .ok_or(TokenError::MissingClaim("sub"))?;
-        str_claim(&claims, "oid")?
-            .filter(|s| !s.is_empty())
-            .ok_or(TokenError::MissingClaim("oid"))?;
+        str_claim(&claims, "sub")?.filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("sub"))?;
+        str_claim(&claims, "oid")?.filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("oid"))?;
         // 10. An access token for an API carries delegated scopes or app roles; an id_token
         //     (or any token without either) is refused.
         let scp = str_claim(&claims, "scp")?;
@@ -216,32 +193,21 @@ impl TokenValidator {
         if scp.is_none_or(|scp| scp.trim().is_empty()) && roles.unwrap_or(0) == 0 {
             return Err(TokenError::NotAnAccessToken);
         }
-        if claims.get("groups").is_some_and(|groups| {
-            !groups
-                .as_array()
-                .is_some_and(|g| g.iter().all(Value::is_string))
-        }) {
+        if claims.get("groups").is_some_and(|groups| !groups.as_array().is_some_and(|g| g.iter().all(Value::is_string)))
+        {
             return Err(TokenError::InvalidClaim("groups"));
         }
         // 11. The calling application, when an allow-list is configured.
         if !settings.client_app_ids.is_empty() {
             let app = str_claim(&claims, "azp")?.or(str_claim(&claims, "appid")?);
-            if !app.is_some_and(|app| settings.client_app_ids.iter().any(|allowed| allowed == app))
-            {
+            if !app.is_some_and(|app| settings.client_app_ids.iter().any(|allowed| allowed == app)) {
                 return Err(TokenError::ClientAppNotAllowed);
             }
         }
         // 12. The principal.
         let home = [policy.v2_issuer(tid), policy.v1_issuer(tid)];
         let user = User::from_claims(&claims, &[&home[0], &home[1]]);
-        Ok(VerifiedToken {
-            claims,
-            user,
-            expires_at: times.exp,
-            not_before: times.nbf,
-            version,
-            key,
-        })
+        Ok(VerifiedToken { claims, user, expires_at: times.exp, not_before: times.nbf, version, key })
     }
 
     /// `exp` required; `nbf` and `iat` enforced when present; all with the skew. Non-numeric
@@ -273,34 +239,18 @@ impl TokenValidator {
         policy: &IssuerPolicy,
     ) -> Result<&'c str, TokenError> {
         let tid = str_claim(claims, "tid")?.ok_or(TokenError::MissingClaim("tid"))?;
-        if claims
-            .keys()
-            .filter(|name| name.eq_ignore_ascii_case("tid"))
-            .count()
-            > 1
-        {
+        if claims.keys().filter(|name| name.eq_ignore_ascii_case("tid")).count() > 1 {
             return Err(TokenError::InvalidClaim("tid"));
         }
         if !is_guid(tid) {
             return Err(TokenError::InvalidClaim("tid"));
         }
         let allowed = if policy.is_multi_tenant() {
-            self.settings.allow_any_tenant
-                || self
-                    .settings
-                    .allowed_tenants
-                    .iter()
-                    .any(|t| t.eq_ignore_ascii_case(tid))
+            self.settings.allow_any_tenant || self.settings.allowed_tenants.iter().any(|t| t.eq_ignore_ascii_case(tid))
         } else {
-            policy
-                .tenant_guid()
-                .is_none_or(|guid| guid.eq_ignore_ascii_case(tid))
+            policy.tenant_guid().is_none_or(|guid| guid.eq_ignore_ascii_case(tid))
         };
-        if allowed {
-            Ok(tid)
-        } else {
-            Err(TokenError::TenantNotAllowed)
-        }
+        if allowed { Ok(tid) } else { Err(TokenError::TenantNotAllowed) }
     }
 
     pub(crate) fn clock(&self) -> &SharedClock {
@@ -320,10 +270,7 @@ pub(crate) struct Times {
     pub(crate) iat: Option<i64>,
 }
 
-pub(crate) fn str_claim<'c>(
-    claims: &'c Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<&'c str>, TokenError> {
+pub(crate) fn str_claim<'c>(claims: &'c Map<String, Value>, name: &'static str) -> Result<Option<&'c str>, TokenError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(value)) => Ok(Some(value)),
@@ -336,12 +283,7 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
         None => Ok(None),
         Some(Value::Number(number)) => number
             .as_i64()
-            .or_else(|| {
-                number
-                    .as_f64()
-                    .filter(|f| f.is_finite() && f.abs() < 1e15)
-                    .map(|f| f.floor() as i64)
-            })
+            .or_else(|| number.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15).map(|f| f.floor() as i64))
             .map(Some)
             .ok_or(TokenError::InvalidClaim(name)),
         Some(_) => Err(TokenError::InvalidClaim(name)),
@@ -350,19 +292,14 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
 
 /// `aud` as a string or an array of strings; one of `accepted` must be present. Extra audiences
 /// next to ours are tolerated in access tokens (RFC 7519 §4.1.3); a Graph audience is not.
-pub(crate) fn check_audience(
-    claims: &Map<String, Value>,
-    accepted: &[&str],
-) -> Result<(), TokenError> {
+pub(crate) fn check_audience(claims: &Map<String, Value>, accepted: &[&str]) -> Result<(), TokenError> {
     let matches = |aud: &str| accepted.iter().any(|ours| *ours == aud);
     match claims.get("aud") {
         None => Err(TokenError::MissingClaim("aud")),
         Some(Value::String(aud)) if matches(aud) => Ok(()),
         Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
             let auds: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-            if auds.iter().any(|aud| GRAPH_AUDIENCES.contains(aud))
-                || !auds.iter().any(|aud| matches(aud))
-            {
+            if auds.iter().any(|aud| GRAPH_AUDIENCES.contains(aud)) || !auds.iter().any(|aud| matches(aud)) {
                 Err(TokenError::InvalidAudience)
             } else {
                 Ok(())
