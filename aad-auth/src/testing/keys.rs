@@ -107,10 +107,16 @@ impl TestKey {
         aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(self.pair.public_key()).n
     }
 
-    /// Signs `header.payload` (already base64url) and returns the compact JWS.
-    #[allow(clippy::expect_used)]
+    /// Signs a header and claims and returns the compact JWS.
     pub fn sign_compact(&self, header: &Value, claims: &Value, alg: &SigningAlg) -> String {
-        let signing_input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        self.sign_raw(header.to_string().as_bytes(), claims.to_string().as_bytes(), alg)
+    }
+
+    /// Signs arbitrary header and payload bytes (not necessarily JSON, for malformed-input
+    /// tests) and returns the compact JWS.
+    #[allow(clippy::expect_used)]
+    pub fn sign_raw(&self, header: &[u8], payload: &[u8], alg: &SigningAlg) -> String {
+        let signing_input = format!("{}.{}", b64(header), b64(payload));
         let signature = match alg {
             SigningAlg::Unsigned => Vec::new(),
             SigningAlg::Hs256(secret) => {
