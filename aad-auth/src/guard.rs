@@ -296,10 +296,14 @@ where
         let service = self.service.clone();
         let policy = self.policy.clone();
         Box::pin(async move {
-            let http = req.request().clone();
-            let outcome = match app_auth(&http) {
-                Some(auth) => auth.authorize(&http, &policy).await.map_err(|e| auth.error_response(&e, &http)),
-                None => Err(actix_web::HttpResponse::InternalServerError().finish()),
+            let outcome = {
+                // The clone must be gone before the inner service runs: routing needs the
+                // request uniquely owned.
+                let http = req.request().clone();
+                match app_auth(&http) {
+                    Some(auth) => auth.authorize(&http, &policy).await.map_err(|e| auth.error_response(&e, &http)),
+                    None => Err(actix_web::HttpResponse::InternalServerError().finish()),
+                }
             };
             match outcome {
                 Ok(_) => service.call(req).await.map(ServiceResponse::map_into_left_body),

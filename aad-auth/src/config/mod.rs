@@ -487,6 +487,11 @@ impl AadAuthConfigBuilder {
         }
     }
 
+    /// The tenant (`AAD_TENANT_ID`): a GUID, a domain, `common` or `organizations`.
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
     /// The client secret (`AAD_CLIENT_SECRET`; default none).
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
         self.client_secret = Some(ClientSecret::new(secret));

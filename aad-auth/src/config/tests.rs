@@ -1,1 +1,261 @@
+use std::collections::HashMap;
+use std::time::Duration;
 
+use super::*;
+
+const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
+const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+const SECRET_B64: &str =
+    "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDEyMzQ1Njc4OTAx";
+
+fn parse(vars: &[(&str, &str)]) -> Result<AadAuthConfig, ConfigError> {
+    let mut map: HashMap<String, String> = [("AAD_CLIENT_ID", CLIENT), ("AAD_TENANT_ID", TENANT)]
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    for (k, v) in vars {
+        map.insert((*k).into(), (*v).into());
+    }
+    AadAuthConfig::from_lookup(|name| map.get(name).cloned())
+}
+
+fn err(vars: &[(&str, &str)]) -> String {
+    match parse(vars) {
+        Ok(_) => panic!("{vars:?} should be refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn defaults_follow_the_spec() {
+    let c = parse(&[]).unwrap();
+    assert_eq!(c.client_id(), CLIENT);
+    assert_eq!(c.tenant(), &Tenant::Id(TENANT.into()));
+    assert_eq!(c.authority_host(), "https://login.microsoftonline.com");
+    assert_eq!(
+        c.openid_config_url().as_str(),
+        format!("https://login.microsoftonline.com/{TENANT}/v2.0/.well-known/openid-configuration")
+    );
+    assert_eq!(c.api_audience(), format!("api://{CLIENT}"));
+    assert_eq!(c.scopes(), [format!("{CLIENT}/.default")]);
+    assert_eq!(c.token_versions(), TokenVersions { v1: true, v2: true });
+    assert_eq!(c.clock_skew(), Duration::from_secs(60));
+    assert_eq!(c.jwks_cache_ttl(), Duration::from_secs(86_400));
+    assert!(c.allow_guests() && c.enabled() && !c.dev_mode() && !c.allow_any_tenant());
+    assert!(c.client_app_ids().is_empty() && c.roles().is_empty() && c.trusted_proxies().is_empty());
+    let r = c.routes();
+    assert_eq!(
+        (r.login_ui.as_str(), r.oauth_login(), r.oauth_callback(), r.logout.as_str()),
+        ("/login", "/oauth/aad/login".into(), "/oauth/aad/redirect".into(), "/logout")
+    );
+    assert_eq!((r.user.as_deref(), r.user_token(), r.home.as_str()), (Some("/me"), Some("/me/token".into()), "/"));
+    assert_eq!((r.post_logout.as_str(), r.static_path.as_str()), ("/login", "/static-login"));
+    let s = c.session();
+    assert_eq!((s.cookie_name.as_str(), s.same_site, s.https_only), ("session", SameSite::Lax, true));
+    assert_eq!(
+        (s.max_age, &s.store, s.secret.is_none()),
+        (Duration::from_secs(86_400), &SessionStoreKind::Cookie, true)
+    );
+}
+
+#[test]
+fn every_variable_is_read() {
+    let dir = std::env::temp_dir().join(format!("aad-auth-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let template = dir.join("login.html");
+    std::fs::write(&template, "<p>{{ app_name }}</p>").unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").unwrap();
+    let t = template.to_str().unwrap();
+    let c = parse(&[
+        ("AAD_CLIENT_SECRET", "s3cret"),
+        ("AAD_AUTHORITY_HOST", "https://login.microsoftonline.us"),
+        ("AAD_OPENID_CONFIG_URL", "https://login.example/tfp/v2.0/.well-known/openid-configuration"),
+        ("AAD_CA_FILE", ca.to_str().unwrap()),
+        ("AAD_API_AUDIENCE", "api://custom"),
+        ("AAD_CLIENT_APP_IDS", "a, b"),
+        ("AAD_TOKEN_VERSIONS", "2"),
+        ("AAD_SCOPES", r#"["x/.default", "y"]"#),
+        ("AAD_ROLES", "Admin"),
+        ("AAD_REDIRECT_URI", "https://app.example/oauth/aad/redirect"),
+        ("AAD_PUBLIC_BASE_URL", "https://app.example"),
+        ("AAD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+        ("AAD_PROMPT", "select_account"),
+        ("AAD_DOMAIN_HINT", "contoso.com"),
+        ("AAD_CLOCK_SKEW_SECONDS", "120"),
+        ("AAD_JWKS_CACHE_TTL", "3600"),
+        ("AAD_ALLOW_GUESTS", "no"),
+        ("AUTH_ENABLED", "1"),
+        ("AUTH_DEV_MODE", "true"),
+        ("AUTH_LOGIN_UI_ROUTE", "/signin"),
+        ("OAUTH_BASE_ROUTE", "/auth"),
+        ("AUTH_LOGOUT_ROUTE", "/signout"),
+        ("AUTH_USER_ROUTE", "/profile"),
+        ("APP_HOME_ROUTE", "/home"),
+        ("AUTH_LOGIN_STATIC_PATH", "/assets-login"),
+        ("APP_NAME", "Demo"),
+        ("AUTH_LOGIN_TEMPLATE_FILE", t),
+        ("AUTH_USER_TEMPLATE_FILE", t),
+        ("AUTH_ERROR_TEMPLATE_FILE", t),
+        ("SESSION_SECRET", SECRET_B64),
+        ("SESSION_COOKIE", "sid"),
+        ("SESSION_SAME_SITE", "strict"),
+        ("SESSION_HTTPS_ONLY", "false"),
+        ("SESSION_MAX_AGE", "3600"),
+        ("SESSION_STORE", "redis://127.0.0.1:6379/0"),
+    ])
+    .unwrap();
+    assert_eq!(c.client_secret().map(|s| s.expose_secret()), Some("s3cret"));
+    assert_eq!(c.authority_host(), "https://login.microsoftonline.us");
+    assert!(c.has_explicit_openid_config_url());
+    assert!(c.ca_pem().is_some() && c.ca_file().is_some());
+    assert_eq!(c.api_audience(), "api://custom");
+    assert_eq!(c.client_app_ids(), ["a", "b"]);
+    assert_eq!(c.token_versions(), TokenVersions { v1: false, v2: true });
+    assert_eq!(c.scopes(), ["x/.default", "y"]);
+    assert_eq!(c.roles(), ["Admin"]);
+    assert_eq!(c.redirect_uri().map(Url::as_str), Some("https://app.example/oauth/aad/redirect"));
+    assert_eq!(c.public_base_url().map(Url::as_str), Some("https://app.example/"));
+    assert!(c.is_trusted_proxy("10.1.2.3".parse().unwrap()) && c.is_trusted_proxy("192.168.1.1".parse().unwrap()));
+    assert!(!c.is_trusted_proxy("192.168.1.2".parse().unwrap()));
+    assert_eq!((c.prompt(), c.domain_hint()), (Some("select_account"), Some("contoso.com")));
+    assert_eq!((c.clock_skew(), c.jwks_cache_ttl()), (Duration::from_secs(120), Duration::from_secs(3600)));
+    assert!(!c.allow_guests() && c.enabled() && c.dev_mode());
+    let r = c.routes();
+    assert_eq!(
+        (r.login_ui.as_str(), r.oauth_login(), r.logout.as_str()),
+        ("/signin", "/auth/aad/login".into(), "/signout")
+    );
+    assert_eq!(
+        (r.user.as_deref(), r.home.as_str(), r.static_path.as_str()),
+        (Some("/profile"), "/home", "/assets-login")
+    );
+    assert_eq!(r.post_logout, "/signin", "post-logout defaults to the login UI route");
+    assert_eq!(c.ui().app_name.as_deref(), Some("Demo"));
+    assert!(c.ui().login_template.is_some() && c.ui().user_template.is_some() && c.ui().error_template.is_some());
+    let s = c.session();
+    assert_eq!(s.secret.as_ref().map(|k| k.expose_secret().len()), Some(72));
+    assert_eq!((s.cookie_name.as_str(), s.same_site, s.https_only), ("sid", SameSite::Strict, false));
+    assert_eq!(s.max_age, Duration::from_secs(3600));
+    assert!(matches!(&s.store, SessionStoreKind::Redis(url) if url.as_str() == "redis://127.0.0.1:6379/0"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn each_bad_value_names_its_variable() {
+    let cases: &[(&str, &str)] = &[
+        ("AAD_CLIENT_ID", "not a guid!"),
+        ("AAD_TENANT_ID", "not/a/tenant"),
+        ("AAD_AUTHORITY_HOST", "http://login.example.com"),
+        ("AAD_AUTHORITY_HOST", "https://login.example.com/some/path"),
+        ("AAD_OPENID_CONFIG_URL", "ftp://x"),
+        ("AAD_CA_FILE", "/nonexistent/ca.pem"),
+        ("AAD_CLIENT_APP_IDS", "[1, 2"),
+        ("AAD_ALLOWED_TENANTS", "contoso.com"),
+        ("AAD_ALLOW_ANY_TENANT", "perhaps"),
+        ("AAD_TOKEN_VERSIONS", "3"),
+        ("AAD_REDIRECT_URI", "not a url"),
+        ("AAD_PUBLIC_BASE_URL", "https://app.example/?q=1"),
+        ("AAD_TRUSTED_PROXIES", "10.0.0.0/99"),
+        ("AAD_PROMPT", "always"),
+        ("AAD_CLOCK_SKEW_SECONDS", "-5"),
+        ("AAD_CLOCK_SKEW_SECONDS", "3601"),
+        ("AAD_JWKS_CACHE_TTL", "10"),
+        ("AAD_ALLOW_GUESTS", "2"),
+        ("AUTH_ENABLED", "enabled"),
+        ("AUTH_DEV_MODE", "x"),
+        ("AUTH_LOGIN_UI_ROUTE", "login"),
+        ("OAUTH_BASE_ROUTE", "//evil"),
+        ("AUTH_LOGOUT_ROUTE", "/logout?x"),
+        ("AUTH_USER_ROUTE", "me"),
+        ("APP_HOME_ROUTE", "https://evil.example/"),
+        ("AUTH_POST_LOGOUT_ROUTE", "\\\\evil"),
+        ("AUTH_LOGIN_STATIC_PATH", "static"),
+        ("AUTH_LOGIN_TEMPLATE_FILE", "/nonexistent/login.html"),
+        ("AUTH_USER_TEMPLATE_FILE", "/nonexistent/user.html"),
+        ("AUTH_ERROR_TEMPLATE_FILE", "/nonexistent/error.html"),
+        ("APP_LOGO_FILE", "/nonexistent/logo.png"),
+        ("SESSION_SECRET", "tooshort"),
+        ("SESSION_COOKIE", "bad cookie"),
+        ("SESSION_SAME_SITE", "sometimes"),
+        ("SESSION_HTTPS_ONLY", "maybe"),
+        ("SESSION_MAX_AGE", "ten"),
+        ("SESSION_STORE", "memcached://x"),
+    ];
+    for (var, value) in cases {
+        let message = err(&[(var, value)]);
+        assert!(message.contains(var), "{var}={value:?}: message does not name the variable: {message}");
+        assert!(message.contains("expected") || message.contains("cannot use") || message.contains(':'), "{message}");
+    }
+}
+
+#[test]
+fn missing_required_values_are_all_reported() {
+    let error = AadAuthConfig::from_lookup(|_| None).unwrap_err();
+    let vars = error.variables();
+    assert!(vars.contains(&"AAD_CLIENT_ID") && vars.contains(&"AAD_TENANT_ID"), "{error}");
+    assert!(error.to_string().contains("AAD_CLIENT_ID is required"));
+}
+
+#[test]
+fn disabled_auth_needs_no_registration() {
+    let c = AadAuthConfig::from_lookup(|name| (name == "AUTH_ENABLED").then(|| "false".to_owned())).unwrap();
+    assert!(!c.enabled());
+}
+
+#[test]
+fn secrets_are_never_echoed() {
+    let message = err(&[("SESSION_SECRET", "hunter2-hunter2")]);
+    assert!(!message.contains("hunter2"), "{message}");
+    let message = err(&[("SESSION_STORE", "memcached://user:pa55word@host")]);
+    assert!(!message.contains("pa55word"), "{message}");
+    let c = parse(&[("AAD_CLIENT_SECRET", "top-secret-value"), ("SESSION_SECRET", SECRET_B64)]).unwrap();
+    let debug = format!("{c:?}");
+    assert!(!debug.contains("top-secret-value") && !debug.contains(SECRET_B64), "{debug}");
+    assert!(debug.contains("[redacted]"));
+}
+
+#[test]
+fn lists_accept_commas_and_json() {
+    for value in ["a,b", " a , b ,", r#"["a","b"]"#, r#"[" a ", "b", ""]"#] {
+        assert_eq!(parse(&[("AAD_ROLES", value)]).unwrap().roles(), ["a", "b"], "{value}");
+    }
+}
+
+#[test]
+fn multi_tenant_needs_an_allow_list_or_an_explicit_opt_out() {
+    let message = err(&[("AAD_TENANT_ID", "organizations")]);
+    assert!(message.contains("AAD_ALLOWED_TENANTS") && message.contains("AAD_ALLOW_ANY_TENANT"), "{message}");
+    assert!(parse(&[("AAD_TENANT_ID", "common"), ("AAD_ALLOWED_TENANTS", TENANT)]).is_ok());
+    assert!(parse(&[("AAD_TENANT_ID", "common"), ("AAD_ALLOW_ANY_TENANT", "true")]).is_ok());
+}
+
+#[test]
+fn loopback_hosts_may_use_http() {
+    let c = parse(&[("AAD_AUTHORITY_HOST", "http://127.0.0.1:8400")]).unwrap();
+    assert_eq!(c.authority_host(), "http://127.0.0.1:8400");
+    assert!(parse(&[("AAD_AUTHORITY_HOST", "http://localhost:8400")]).is_ok());
+    assert!(parse(&[("AAD_AUTHORITY_HOST", "http://10.0.0.1:8400")]).is_err());
+}
+
+#[test]
+fn user_route_can_be_disabled() {
+    let c = parse(&[("AUTH_USER_ROUTE", "")]).unwrap();
+    assert_eq!(c.routes().user, None);
+}
+
+#[test]
+fn tenants_parse() {
+    assert_eq!(Tenant::parse("Common"), Some(Tenant::Common));
+    assert_eq!(Tenant::parse("contoso.onmicrosoft.com"), Some(Tenant::Domain("contoso.onmicrosoft.com".into())));
+    assert_eq!(Tenant::parse(TENANT), Some(Tenant::Id(TENANT.into())));
+    assert_eq!(Tenant::parse("../etc"), None);
+    assert_eq!(Tenant::parse(""), None);
+}
+
+#[test]
+fn builder_reports_the_same_names() {
+    let error = AadAuthConfig::builder(CLIENT, TENANT).session_secret(vec![0u8; 10]).prompt("bad").build().unwrap_err();
+    let vars = error.variables();
+    assert!(vars.contains(&"SESSION_SECRET") && vars.contains(&"AAD_PROMPT"), "{error}");
+}

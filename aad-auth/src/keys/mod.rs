@@ -4,7 +4,7 @@
 //! * Keys are cached by `kid` (and `x5t`) for `AAD_JWKS_CACHE_TTL`, renewed each time a fetch
 //!   sees them again; a fetch merges into the cache instead of replacing it, and a failed fetch
 //!   keeps the last good keys.
-//! * A token with an unknown `kid` triggers one refresh, at most once per [`REFRESH_COOLDOWN`],
+//! * A token with an unknown `kid` triggers one refresh, at most once per [`KEY_REFRESH_COOLDOWN`],
 //!   shared by every request waiting for it (single flight); the request that saw the new key
 //!   succeeds in the same call.
 //! * A background task refreshes discovery and keys before they expire.
@@ -26,7 +26,7 @@ use crate::log_safe::clip;
 
 /// Unknown-`kid` refreshes happen at most this often (Microsoft's guidance: 5 minutes), so that
 /// tokens with made-up `kid`s cannot turn into a flood of requests to the identity provider.
-pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(300);
+pub const KEY_REFRESH_COOLDOWN: Duration = Duration::from_secs(300);
 /// While no keys have ever been loaded, fetches are retried at most this often.
 const EMPTY_RETRY: Duration = Duration::from_secs(1);
 /// Longest pause between background retries while the provider is unreachable.
@@ -241,7 +241,7 @@ impl KeyStore {
 
     fn in_cooldown(&self) -> bool {
         let last = self.inner.last_forced_unix.load(Ordering::Acquire);
-        last != 0 && (self.inner.clock.unix_seconds().max(0) as u64) < last + REFRESH_COOLDOWN.as_secs()
+        last != 0 && (self.inner.clock.unix_seconds().max(0) as u64) < last + KEY_REFRESH_COOLDOWN.as_secs()
     }
 
     /// Fetches, once for everyone waiting: a caller that waited while another fetch completed
@@ -260,7 +260,7 @@ impl KeyStore {
                 }
             }
             Reason::UnknownKey => {
-                if state.last_forced.is_some_and(|last| crate::clock::elapsed(last, now) < REFRESH_COOLDOWN) {
+                if state.last_forced.is_some_and(|last| crate::clock::elapsed(last, now) < KEY_REFRESH_COOLDOWN) {
                     return;
                 }
                 state.last_forced = Some(now);

@@ -1,0 +1,420 @@
+//! Discovery and key-store resilience, one row per case of `security-cases.md` §2.2 (J), plus
+//! the multi-tenant and JWKS-content cases of §2.1 (B14, B15, B22).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aad_auth::testing::{Endpoint, Fault, ManualClock, Tenant, TestKey, random_guid};
+use aad_auth::{AadAuth, AadAuthConfig, TokenError};
+use common::mock_idp::MockIdp;
+use common::{Harness, app, get};
+use serde_json::{Value, json};
+
+/// A mock provider publishing `keys`, a tenant used only to mint tokens, and a signing key.
+struct Mock {
+    idp: MockIdp,
+    minter: Tenant,
+    key: Arc<TestKey>,
+    tid: String,
+}
+
+impl Mock {
+    async fn start() -> Self {
+        let tid = random_guid();
+        let idp = MockIdp::start(&tid).await;
+        let key = Arc::new(TestKey::generate("mock-key-1"));
+        idp.set_jwks(vec![key.jwk(None)]);
+        Self { idp, minter: Tenant::start().await, key, tid }
+    }
+
+    fn issuer(&self) -> String {
+        format!("{}/{}/v2.0", self.idp.base, self.tid)
+    }
+
+    fn token(&self) -> aad_auth::testing::TokenBuilder {
+        self.minter
+            .token()
+            .member()
+            .claim("iss", json!(self.issuer()))
+            .claim("tid", json!(self.tid))
+            .signed_with(self.key.clone())
+    }
+
+    fn auth(&self) -> AadAuth {
+        let config = AadAuthConfig::builder(self.minter.api_app().client_id, &self.tid)
+            .authority_host(&self.idp.base)
+            .build()
+            .unwrap();
+        AadAuth::bearer_only(config).unwrap()
+    }
+}
+
+async fn status(auth: &AadAuth, token: &str) -> Result<(), TokenError> {
+    auth.validate_bearer(token).await.map(|_| ())
+}
+
+#[actix_web::test]
+async fn j01_keys_come_from_the_discovered_jwks_uri_in_one_fetch_each() {
+    let mock = Mock::start().await;
+    let auth = mock.auth();
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
+    // The mock's jwks_uri is `/{tid}/keys`, not Entra's usual path: a hard-coded URL would miss.
+    assert_eq!((mock.idp.discovery_hits(), mock.idp.jwks_hits(), mock.idp.other_hits()), (1, 1, 0));
+}
+
+#[actix_web::test]
+async fn j02_new_kid_refreshes_once_and_the_same_request_succeeds() {
+    let h = Harness::new().await;
+    assert!(h.auth.keys().ensure_loaded().await);
+    let before = h.tenant.requests(Endpoint::Jwks);
+    h.tenant.rotate_keys();
+    let token = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &token).await, Ok(()), "the request that saw the new kid succeeds");
+    assert_eq!(h.tenant.requests(Endpoint::Jwks), before + 1, "exactly one refresh");
+    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Ok(()));
+    assert_eq!(h.tenant.requests(Endpoint::Jwks), before + 1, "the second token with the new kid fetches nothing");
+    assert_eq!(h.tenant.requests(Endpoint::Discovery), 1, "unknown kids refresh the JWKS only");
+}
+
+#[actix_web::test]
+async fn j04_unknown_kid_flood_is_one_fetch_per_cooldown() {
+    let h = Harness::new().await;
+    assert!(h.auth.keys().ensure_loaded().await);
+    let before = h.tenant.requests(Endpoint::Jwks);
+    let tokens: Vec<String> =
+        (0..1000).map(|_| h.tenant.token().member().header("kid", json!(random_guid())).sign()).collect();
+    let started = Instant::now();
+    for chunk in tokens.chunks(50) {
+        let results = futures_util::future::join_all(chunk.iter().map(|t| h.auth.validate_bearer(t))).await;
+        assert!(results.iter().all(|r| matches!(r, Err(TokenError::UnknownKey))));
+    }
+    assert!(h.tenant.requests(Endpoint::Jwks) <= before + 1, "at most one JWKS fetch for 1000 unknown kids");
+    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Ok(()), "valid tokens keep working");
+    assert!(started.elapsed() < Duration::from_secs(30), "the flood was not serialised behind fetches");
+    // After the cooldown, one more refresh is allowed.
+    h.clock.advance(aad_auth::KEY_REFRESH_COOLDOWN + Duration::from_secs(1));
+    let _ = status(&h.auth, &h.tenant.token().member().header("kid", json!("yet-another")).sign()).await;
+    assert_eq!(h.tenant.requests(Endpoint::Jwks), before + 2);
+}
+
+#[actix_web::test]
+async fn j06_failed_refreshes_keep_the_last_good_keys() {
+    let h = Harness::new().await;
+    let good = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &good).await, Ok(()));
+    for fault in [Fault::Status(500), Fault::Garbage, Fault::EmptyKeys, Fault::Status(404)] {
+        h.tenant.set_fault(Endpoint::Jwks, fault.clone());
+        h.clock.advance(aad_auth::KEY_REFRESH_COOLDOWN + Duration::from_secs(1));
+        let before = h.tenant.requests(Endpoint::Jwks);
+        let unknown = h.tenant.token().member().header("kid", json!(random_guid())).sign();
+        assert_eq!(status(&h.auth, &unknown).await, Err(TokenError::UnknownKey), "{fault:?}");
+        assert_eq!(h.tenant.requests(Endpoint::Jwks), before + 1, "{fault:?}: the refresh was attempted");
+        let fresh = h.tenant.token().member().sign();
+        assert_eq!(status(&h.auth, &fresh).await, Ok(()), "{fault:?}: cached keys still verify");
+        assert!(h.auth.keys().status().last_error.is_some(), "{fault:?}: the failure is reported");
+        h.tenant.clear_fault(Endpoint::Jwks);
+    }
+}
+
+#[actix_web::test]
+async fn j07_b14_unusable_keys_are_skipped_one_by_one() {
+    let mock = Mock::start().await;
+    let real = mock.key.jwk(None);
+    let kid = real["kid"].clone();
+    let mut no_n = real.clone();
+    no_n.as_object_mut().unwrap().remove("n");
+    no_n["kid"] = json!("missing-n");
+    let mut bad_n = real.clone();
+    bad_n["n"] = json!("***not base64url***");
+    bad_n["kid"] = json!("bad-n");
+    let decoys = vec![
+        json!({"kty": "AKP", "kid": "akp", "alg": "ML-DSA-44", "pub": "AAAA"}),
+        json!({"kty": "XYZ", "kid": "xyz"}),
+        json!({"kty": "EC", "kid": "ec-unknown-curve", "crv": "P-999", "x": "AAAA", "y": "AAAA"}),
+        json!({"kty": "EC", "kid": kid, "crv": "P-256", "alg": "ES256", "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}),
+        json!({"kty": "RSA", "kid": kid, "use": "enc", "n": real["n"], "e": real["e"]}),
+        json!({"kty": "RSA", "kid": "rs384-only", "alg": "RS384", "n": real["n"], "e": real["e"]}),
+        json!({"kty": "RSA", "kid": "verify-not-allowed", "key_ops": ["encrypt"], "n": real["n"], "e": real["e"]}),
+        json!("not an object"),
+        json!({"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"}),
+        no_n,
+        bad_n,
+    ];
+    let mut keys = decoys.clone();
+    keys.push(real);
+    mock.idp.set_jwks(keys);
+    let auth = mock.auth();
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()), "J7/B14: the real key verifies among decoys");
+    assert_eq!(auth.keys().status().keys, 1, "only the real key is usable");
+
+    // B14: a token whose kid matches only an encryption key is refused.
+    let enc_only = Arc::new(TestKey::generate("enc-only"));
+    let mut enc_jwk = enc_only.jwk(None);
+    enc_jwk["use"] = json!("enc");
+    let mock2 = Mock::start().await;
+    mock2.idp.set_jwks(vec![mock2.key.jwk(None), enc_jwk]);
+    let auth2 = mock2.auth();
+    let token = mock2.token().signed_with(enc_only).sign();
+    assert_eq!(status(&auth2, &token).await, Err(TokenError::UnknownKey));
+}
+
+#[actix_web::test]
+async fn b15_rsa_keys_under_2048_bits_are_refused() {
+    use rsa::pkcs1v15::SigningKey;
+    use rsa::signature::{SignatureEncoding, Signer};
+    let mock = Mock::start().await;
+    use rsa::pkcs8::DecodePrivateKey;
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/rsa1024.pem")).unwrap();
+    let public = private.to_public_key();
+    use rsa::traits::PublicKeyParts;
+    let weak_jwk = json!({"kty": "RSA", "use": "sig", "kid": "weak", "n": common::b64(&public.n().to_bytes_be()), "e": common::b64(&public.e().to_bytes_be())});
+    mock.idp.set_jwks(vec![mock.key.jwk(None), weak_jwk]);
+    let claims = Value::Object(mock.token().claims().clone());
+    let header = json!({"typ": "JWT", "alg": "RS256", "kid": "weak"});
+    let signing_input =
+        format!("{}.{}", common::b64(header.to_string().as_bytes()), common::b64(claims.to_string().as_bytes()));
+    let signature = SigningKey::<rsa::sha2::Sha256>::new(private).sign(signing_input.as_bytes());
+    let token = format!("{signing_input}.{}", common::b64(&signature.to_bytes()));
+    let auth = mock.auth();
+    assert_eq!(status(&auth, &token).await, Err(TokenError::UnknownKey), "a 1024-bit key is never used");
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
+}
+
+#[actix_web::test]
+async fn j08_removed_keys_expire_with_the_cache_ttl() {
+    let h = Harness::new().await;
+    let old_kid = h.tenant.active_kid();
+    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Ok(()));
+    let old_key_token_later = || h.tenant.token().member().header("kid", json!(old_kid)).sign();
+    h.tenant.rotate_keys();
+    // Old-key tokens are signed by the old key: rebuild one the way the tenant would have.
+    let new_token = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &new_token).await, Ok(()));
+    h.tenant.retire_key(&old_kid);
+    h.clock.advance(Duration::from_secs(25 * 3600));
+    let new_token = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &new_token).await, Ok(()), "current keys still verify after 25 h");
+    let stale = old_key_token_later();
+    // Signed with the new key but naming the old kid: the old kid must be gone from the cache.
+    assert_eq!(status(&h.auth, &stale).await, Err(TokenError::UnknownKey), "the retired key left the cache");
+}
+
+#[actix_web::test]
+async fn j09_unreachable_discovery_answers_503_then_recovers_without_lockout() {
+    let clock = Arc::new(ManualClock::new());
+    let tenant = Tenant::builder().clock(clock.clone()).start().await;
+    tenant.set_fault(Endpoint::Discovery, Fault::Status(500));
+    let auth =
+        AadAuth::builder(tenant.api_config().build().unwrap()).clock(clock.clone()).bearer_only().build().unwrap();
+    let app = app(&auth).await;
+    let token = tenant.token().member().sign();
+    let down = get(&app, "/api", Some(&token)).await;
+    assert_eq!(down.status, 503, "{down:?}");
+    assert!(down.retry_after.as_deref().is_some_and(|s| s.parse::<u32>().is_ok()), "Retry-After is set");
+    assert_eq!(down.json()["error"], json!("temporarily_unavailable"));
+    tenant.clear_fault(Endpoint::Discovery);
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(get(&app, "/api", Some(&token)).await.status, 200, "recovered on the next request");
+}
+
+#[actix_web::test]
+async fn j10_j11_untrustworthy_discovery_fails_closed() {
+    let attacker = MockIdp::start("x").await;
+    let mut cases: Vec<(&str, Box<dyn Fn(&Mock)>)> = Vec::new();
+    cases.push((
+        "J10 issuer with a trailing slash",
+        Box::new(|m: &Mock| {
+            let mut d = m.idp.discovery();
+            d["issuer"] = json!(format!("{}/", m.issuer()));
+            m.idp.set_discovery(d);
+        }),
+    ));
+    cases.push((
+        "J10 issuer of another tenant",
+        Box::new(|m: &Mock| {
+            let mut d = m.idp.discovery();
+            d["issuer"] = json!(format!("{}/{}/v2.0", m.idp.base, random_guid()));
+            m.idp.set_discovery(d);
+        }),
+    ));
+    cases.push((
+        "J10 jwks_uri over http on a public host",
+        Box::new(|m: &Mock| {
+            let mut d = m.idp.discovery();
+            d["jwks_uri"] = json!("http://keys.example.com/keys");
+            m.idp.set_discovery(d);
+        }),
+    ));
+    let attacker_keys = format!("{}/x/keys", attacker.base);
+    cases.push((
+        "J10 jwks_uri on another host",
+        Box::new(move |m: &Mock| {
+            let mut d = m.idp.discovery();
+            d["jwks_uri"] = json!(attacker_keys.replace("127.0.0.1", "localhost"));
+            m.idp.set_discovery(d);
+        }),
+    ));
+    let redirect =
+        format!("{}/x/v2.0/.well-known/openid-configuration", attacker.base.replace("127.0.0.1", "localhost"));
+    cases.push((
+        "J11 discovery redirects off-host",
+        Box::new(move |m: &Mock| m.idp.set_discovery_raw(302, redirect.clone())),
+    ));
+    cases.push((
+        "J11 JWKS larger than the cap",
+        Box::new(|m: &Mock| {
+            let filler: Vec<Value> =
+                (0..40).map(|i| json!({"kty": "XYZ", "kid": format!("pad-{i}"), "pad": "A".repeat(16_000)})).collect();
+            m.idp.set_jwks(filler);
+        }),
+    ));
+    cases.push(("discovery not JSON", Box::new(|m: &Mock| m.idp.set_discovery_raw(200, "<html>"))));
+    cases.push(("JWKS not JSON", Box::new(|m: &Mock| m.idp.set_jwks_raw(200, "{\"keys\": ["))));
+    let mut failures = Vec::new();
+    for (name, break_it) in &cases {
+        let mock = Mock::start().await;
+        break_it(&mock);
+        let auth = mock.auth();
+        match status(&auth, &mock.token().sign()).await {
+            Err(TokenError::KeysUnavailable) => {}
+            other => failures.push(format!("{name}: {other:?} (expected KeysUnavailable)")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(
+        attacker.discovery_hits() + attacker.jwks_hits() + attacker.other_hits(),
+        0,
+        "nothing fetched from the other host"
+    );
+}
+
+#[actix_web::test]
+async fn j11_d14_hanging_jwks_times_out_without_blocking_other_routes() {
+    let h = Harness::new().await;
+    h.tenant.set_fault(Endpoint::Jwks, Fault::Hang);
+    let app = app(&h.auth).await;
+    let token = h.tenant.token().member().sign();
+    let started = Instant::now();
+    let (guarded, open) = futures_util::join!(get(&app, "/api", Some(&token)), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let reply = get(&app, "/open", None).await;
+        (reply.status, started.elapsed())
+    });
+    assert_eq!(open.0, 200);
+    assert!(open.1 < Duration::from_secs(2), "other routes answer while the fetch hangs ({:?})", open.1);
+    assert_eq!(guarded.status, 503);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
+        "gave up after the 10 s timeout ({waited:?})"
+    );
+}
+
+#[actix_web::test]
+async fn j15_startup_burst_is_one_discovery_and_one_jwks_fetch() {
+    let h = Harness::new().await;
+    let tokens: Vec<String> = (0..200).map(|_| h.tenant.token().member().sign()).collect();
+    let results = futures_util::future::join_all(tokens.iter().map(|t| h.auth.validate_bearer(t))).await;
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!((h.tenant.requests(Endpoint::Discovery), h.tenant.requests(Endpoint::Jwks)), (1, 1));
+}
+
+#[actix_web::test]
+async fn b22_multi_tenant_rules() {
+    let tenant = Tenant::start().await;
+    let tid = tenant.tenant_id().to_owned();
+    let host = tenant.authority_host().to_owned();
+    let build = |adjust: fn(aad_auth::config::AadAuthConfigBuilder) -> aad_auth::config::AadAuthConfigBuilder| {
+        AadAuth::bearer_only(
+            adjust(tenant.api_config().tenant_id("organizations").allowed_tenants([tid.clone()])).build().unwrap(),
+        )
+        .unwrap()
+    };
+    let auth = build(|c| c);
+    let consumer = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let rows: Vec<(&str, String, Result<(), TokenError>)> = vec![
+        ("allowed tenant", tenant.token().member().sign(), Ok(())),
+        ("allowed tenant, v1 token", tenant.token().member().v1().sign(), Ok(())),
+        (
+            "B22a iss tenant differs from tid",
+            tenant.token().member().claim("iss", json!(format!("{host}/{}/v2.0", random_guid()))).sign(),
+            Err(TokenError::InvalidIssuer),
+        ),
+        ("B22b tid not a GUID", tenant.token().member().tenant("contoso").sign(), Err(TokenError::InvalidClaim("tid"))),
+        (
+            "B22c tenant not in the allow-list",
+            tenant.token().member().other_tenant().sign(),
+            Err(TokenError::TenantNotAllowed),
+        ),
+        (
+            "B22d tid and TID",
+            tenant.token().member().claim("TID", json!(tid)).sign(),
+            Err(TokenError::InvalidClaim("tid")),
+        ),
+        ("B22e consumer tenant", tenant.token().member().tenant(consumer).sign(), Err(TokenError::TenantNotAllowed)),
+        (
+            "B22g iss still templated",
+            tenant.token().member().claim("iss", json!(format!("{host}/{{tenantid}}/v2.0"))).sign(),
+            Err(TokenError::InvalidIssuer),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, token, expected) in rows {
+        let got = status(&auth, &token).await;
+        if got != expected {
+            failures.push(format!("{name}: {got:?} (expected {expected:?})"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let any = build(|c| c.insecure_allow_any_tenant(true));
+    assert_eq!(status(&any, &tenant.token().member().other_tenant().sign()).await, Ok(()), "AAD_ALLOW_ANY_TENANT=true");
+}
+
+#[actix_web::test]
+async fn b22f_j13_a_key_scoped_to_one_tenant_never_verifies_another() {
+    // Multi-tenant metadata whose only key is scoped (JWKS `issuer`) to the consumer tenant.
+    let consumer = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let idp = MockIdp::start("organizations").await;
+    let minter = Tenant::start().await;
+    let key = Arc::new(TestKey::generate("scoped"));
+    let enterprise = random_guid();
+    idp.set_discovery(json!({
+        "issuer": format!("{}/{{tenantid}}/v2.0", idp.base),
+        "jwks_uri": format!("{}/organizations/keys", idp.base),
+    }));
+    idp.set_jwks(vec![key.jwk(Some(&format!("{}/{consumer}/v2.0", idp.base)))]);
+    let config = AadAuthConfig::builder(minter.api_app().client_id, "organizations")
+        .authority_host(&idp.base)
+        .allowed_tenants([enterprise.clone(), consumer.to_owned()])
+        .build()
+        .unwrap();
+    let auth = AadAuth::bearer_only(config).unwrap();
+    let token_for = |tid: &str| {
+        minter
+            .token()
+            .member()
+            .claim("tid", json!(tid))
+            .claim("iss", json!(format!("{}/{tid}/v2.0", idp.base)))
+            .signed_with(key.clone())
+            .sign()
+    };
+    assert_eq!(status(&auth, &token_for(&enterprise)).await, Err(TokenError::KeyNotForTenant));
+    assert_eq!(status(&auth, &token_for(consumer)).await, Ok(()), "the key verifies its own tenant's tokens");
+}
+
+#[actix_web::test]
+async fn d09_invalid_tokens_with_known_kids_never_fetch() {
+    let h = Harness::new().await;
+    assert!(h.auth.keys().ensure_loaded().await);
+    let before = (h.tenant.requests(Endpoint::Discovery), h.tenant.requests(Endpoint::Jwks));
+    let stranger = Arc::new(TestKey::generate(h.tenant.active_kid()));
+    for _ in 0..200 {
+        let forged = h.tenant.token().member().signed_with(stranger.clone()).sign();
+        assert_eq!(status(&h.auth, &forged).await, Err(TokenError::BadSignature));
+    }
+    assert_eq!((h.tenant.requests(Endpoint::Discovery), h.tenant.requests(Endpoint::Jwks)), before);
+}
