@@ -153,20 +153,17 @@ pub(crate) enum TokenVersion {
 
 impl IssuerPolicy {
     pub(crate) fn new(metadata: &ProviderMetadata) -> Self {
-        let issuer = metadata.issuer.trim_end_matches('/').to_owned();
-        let tenant_segment = Url::parse(&issuer).ok().and_then(|url| {
-            let mut segments = url.path_segments()?;
-            let tenant = segments.next()?.to_owned();
-            (segments.next() == Some("v2.0") && segments.next().is_none()).then_some(tenant)
-        });
-        let entra_shaped = tenant_segment.as_deref().is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t))
-            && !metadata.issuer.ends_with('/');
-        let tenant_guid = tenant_segment.filter(|t| is_guid(t)).filter(|_| entra_shaped);
-        let sts = if Url::parse(&issuer)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .is_some_and(|h| h.ends_with("chinacloudapi.cn") || h.ends_with("microsoftonline.cn"))
-        {
+        // Plain string parsing: a URL parser would percent-encode the `{tenantid}` braces.
+        let (origin, path) = split_origin(&metadata.issuer);
+        let mut segments = path.split('/');
+        let tenant_segment = match (segments.next(), segments.next(), segments.next()) {
+            (Some(tenant), Some("v2.0"), None) => Some(tenant),
+            _ => None,
+        };
+        let entra_shaped = tenant_segment.is_some_and(|t| t == TENANT_TEMPLATE || is_guid(t));
+        let tenant_guid = tenant_segment.filter(|t| is_guid(t)).map(str::to_ascii_lowercase);
+        let host = origin.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+        let sts = if host.ends_with("chinacloudapi.cn") || host.ends_with("microsoftonline.cn") {
             "https://sts.chinacloudapi.cn"
         } else {
             "https://sts.windows.net"
@@ -237,6 +234,15 @@ impl IssuerPolicy {
     /// Whether the `ver` pairing applies (Entra-shaped issuers).
     pub(crate) fn is_entra(&self) -> bool {
         self.entra_shaped
+    }
+}
+
+/// `https://host:port` and the path after it (without the leading `/`).
+fn split_origin(issuer: &str) -> (&str, &str) {
+    let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
+    match issuer[after_scheme..].find('/') {
+        Some(slash) => (&issuer[..after_scheme + slash], &issuer[after_scheme + slash + 1..]),
+        None => (issuer, ""),
     }
 }
 

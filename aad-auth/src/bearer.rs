@@ -28,8 +28,9 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, AuthError>
     if has_query_token(req) {
         return Err(AuthError::InvalidRequest("The access token was sent by more than one method."));
     }
-    let token = rest.trim_matches(' ');
-    if token.is_empty() || token.contains(' ') {
+    // One space, then one token68 (RFC 6750 §2.1): extra spaces make it malformed, not lenient.
+    let token = rest;
+    if token.is_empty() || token.contains([' ', '\t']) {
         return Err(AuthError::InvalidToken(TokenError::Malformed("bearer credential is not one token")));
     }
     Ok(Some(token))

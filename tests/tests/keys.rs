@@ -299,11 +299,12 @@ async fn j11_d14_hanging_jwks_times_out_without_blocking_other_routes() {
     let app = app(&h.auth).await;
     let token = h.tenant.token().member().sign();
     let started = Instant::now();
-    let (guarded, open) = futures_util::join!(get(&app, "/api", Some(&token)), async {
+    let (guarded, open) = futures_util::future::join(get(&app, "/api", Some(&token)), async {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let reply = get(&app, "/open", None).await;
         (reply.status, started.elapsed())
-    });
+    })
+    .await;
     assert_eq!(open.0, 200);
     assert!(open.1 < Duration::from_secs(2), "other routes answer while the fetch hangs ({:?})", open.1);
     assert_eq!(guarded.status, 503);

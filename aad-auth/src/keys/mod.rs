@@ -91,10 +91,16 @@ impl Snapshot {
     }
 }
 
+/// Held across a fetch: serialises fetches (single flight).
 #[derive(Default)]
 struct RefreshState {
     last_attempt: Option<SystemTime>,
     last_forced: Option<SystemTime>,
+}
+
+/// The outcome of the last fetch, readable without waiting for a fetch in progress.
+#[derive(Default, Clone)]
+struct FetchOutcome {
     last_success: Option<SystemTime>,
     last_error: Option<String>,
 }
@@ -116,6 +122,7 @@ struct Inner {
     ttl: Duration,
     snapshot: ArcSwap<Snapshot>,
     refresh: tokio::sync::Mutex<RefreshState>,
+    outcome: std::sync::Mutex<FetchOutcome>,
     /// Completed fetch attempts; waiters compare it to know whether someone fetched for them.
     attempts: AtomicU64,
     /// Unix seconds of the last unknown-key refresh, read without the lock on the hot path.
@@ -148,6 +155,7 @@ impl KeyStore {
                 ttl,
                 snapshot: ArcSwap::from_pointee(Snapshot::default()),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
+                outcome: std::sync::Mutex::new(FetchOutcome::default()),
                 attempts: AtomicU64::new(0),
                 last_forced_unix: AtomicU64::new(0),
                 discovery_fetches: AtomicU64::new(0),
@@ -187,10 +195,7 @@ impl KeyStore {
     /// The state of the cache.
     pub fn status(&self) -> KeyStoreStatus {
         let snapshot = self.inner.snapshot.load();
-        let (last_success, last_error) = match self.inner.refresh.try_lock() {
-            Ok(state) => (state.last_success, state.last_error.clone()),
-            Err(_) => (None, None),
-        };
+        let FetchOutcome { last_success, last_error } = self.outcome();
         KeyStoreStatus {
             keys: snapshot.by_kid.len().max(snapshot.by_x5t.len()),
             last_success,
@@ -233,6 +238,10 @@ impl KeyStore {
         snapshot.find(key_ref, now).is_some_and(|cached| Arc::ptr_eq(&cached.key, key))
     }
 
+    fn outcome(&self) -> FetchOutcome {
+        self.inner.outcome.lock().map(|o| o.clone()).unwrap_or_default()
+    }
+
     fn lookup(&self, key_ref: KeyRef<'_>) -> Option<(Arc<SigningKey>, Arc<IssuerPolicy>)> {
         let snapshot = self.inner.snapshot.load();
         let cached = snapshot.find(key_ref, self.inner.clock.now())?;
@@ -271,10 +280,11 @@ impl KeyStore {
         }
         state.last_attempt = Some(now);
         let result = self.fetch(reason).await;
+        let mut outcome = self.outcome();
         match result {
             Ok(()) => {
-                state.last_success = Some(self.inner.clock.now());
-                state.last_error = None;
+                outcome.last_success = Some(self.inner.clock.now());
+                outcome.last_error = None;
             }
             Err(error) => {
                 let message = error.to_string();
@@ -283,8 +293,11 @@ impl KeyStore {
                 } else {
                     tracing::error!(error = %message, "cannot load signing keys; protected routes answer 503 until they load");
                 }
-                state.last_error = Some(message);
+                outcome.last_error = Some(message);
             }
+        }
+        if let Ok(mut shared) = self.inner.outcome.lock() {
+            *shared = outcome;
         }
         self.inner.attempts.fetch_add(1, Ordering::AcqRel);
     }
@@ -390,7 +403,7 @@ async fn background(weak: Weak<Inner>) {
         let store = KeyStore { inner };
         let loaded_before = store.inner.snapshot.load().metadata.is_some();
         store.refresh(if loaded_before { Reason::Scheduled } else { Reason::Empty }).await;
-        let ok = store.inner.refresh.lock().await.last_error.is_none();
+        let ok = store.outcome().last_error.is_none();
         let pause = if ok {
             failures = 0;
             (store.inner.ttl / 2).min(MAX_REFRESH_INTERVAL)
