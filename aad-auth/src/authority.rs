@@ -211,6 +211,12 @@ impl IssuerPolicy {
         format!("{}/{tid}/", self.sts)
     }
 
+    /// Whether the issuer is Entra-shaped (`{host}/{tenant}/v2.0`), so that the `ver` pairing
+    /// and v1 issuers apply.
+    pub(crate) fn is_entra(&self) -> bool {
+        self.entra_shaped
+    }
+
     /// The v2 issuer for tenant `tid`.
     pub(crate) fn v2_issuer(&self, tid: &str) -> String {
         self.v2.replace(TENANT_TEMPLATE, tid)
@@ -229,11 +235,6 @@ impl IssuerPolicy {
                 }
             },
         }
-    }
-
-    /// Whether the `ver` pairing applies (Entra-shaped issuers).
-    pub(crate) fn is_entra(&self) -> bool {
-        self.entra_shaped
     }
 }
 

@@ -84,20 +84,18 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     };
 
     let authority_host_text = builder.authority_host.as_deref().unwrap_or(DEFAULT_AUTHORITY_HOST);
-    let authority_host = secure_url(AAD_AUTHORITY_HOST, authority_host_text, &mut problems)
-        .and_then(|url| {
-            if url.query().is_some() || url.fragment().is_some() || url.path().trim_matches('/') != "" {
-                problems.push(ConfigError::invalid(
-                    AAD_AUTHORITY_HOST,
-                    "a scheme and host only, such as https://login.microsoftonline.com",
-                    authority_host_text,
-                ));
-                None
-            } else {
-                Some(url)
-            }
-        })
-        .unwrap_or_else(|| Url::parse(DEFAULT_AUTHORITY_HOST).expect("constant URL parses"));
+    let authority_host = secure_url(AAD_AUTHORITY_HOST, authority_host_text, &mut problems).and_then(|url| {
+        if url.query().is_some() || url.fragment().is_some() || !url.path().trim_matches('/').is_empty() {
+            problems.push(ConfigError::invalid(
+                AAD_AUTHORITY_HOST,
+                "a scheme and host only, such as https://login.microsoftonline.com",
+                authority_host_text,
+            ));
+            None
+        } else {
+            Some(url)
+        }
+    });
 
     let openid_config_url =
         builder.openid_config_url.as_deref().and_then(|value| secure_url(AAD_OPENID_CONFIG_URL, value, &mut problems));
@@ -250,6 +248,10 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     }
 
     ConfigError::collect(problems)?;
+    // Only `None` when a problem about it was recorded above.
+    let Some(authority_host) = authority_host else {
+        return Err(ConfigError::invalid(AAD_AUTHORITY_HOST, "an absolute https:// URL", authority_host_text));
+    };
     Ok(AadAuthConfig {
         client_id,
         tenant,

@@ -48,8 +48,11 @@ pub(crate) enum Skip {
     WeakModulus,
 }
 
+/// Keys skipped while parsing a set: their `kid` (if any) and why.
+pub(crate) type Skipped = Vec<(Option<String>, Skip)>;
+
 /// Parses a JWKS document into usable keys and the reasons others were skipped.
-pub(crate) fn parse(body: &[u8]) -> Result<(Vec<SigningKey>, Vec<(Option<String>, Skip)>), String> {
+pub(crate) fn parse(body: &[u8]) -> Result<(Vec<SigningKey>, Skipped), String> {
     let document: serde_json::Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let keys = document.get("keys").and_then(serde_json::Value::as_array).ok_or("no `keys` array")?;
     if keys.len() > MAX_KEYS {

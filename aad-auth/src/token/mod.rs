@@ -253,13 +253,58 @@ impl TokenValidator {
         if allowed { Ok(tid) } else { Err(TokenError::TenantNotAllowed) }
     }
 
-    pub(crate) fn clock(&self) -> &SharedClock {
-        &self.clock
+    /// Validates an id_token from the token endpoint (OpenID Connect Core §3.1.3.7): signature,
+    /// issuer and tenant as for access tokens, `aud` = this client (with `azp` when there are
+    /// several audiences), `iat` required and recent, `nonce` equal to the login's.
+    ///
+    /// # Errors
+    /// The first check that failed.
+    pub(crate) async fn validate_id_token(&self, token: &str, nonce: &str) -> Result<IdTokenClaims, TokenError> {
+        let Verified { claims, key, policy } = self.verify_signature(token).await?;
+        let times = self.check_times(&claims)?;
+        let iat = times.iat.ok_or(TokenError::MissingClaim("iat"))?;
+        if self.clock.unix_seconds() - iat > ID_TOKEN_MAX_AGE_SECONDS + self.settings.skew {
+            return Err(TokenError::TooOld);
+        }
+        let version = match str_claim(&claims, "ver")? {
+            Some("1.0") => TokenVersion::V1,
+            _ => TokenVersion::V2,
+        };
+        let tid = self.check_tenant(&claims, &policy)?;
+        let iss = str_claim(&claims, "iss")?.ok_or(TokenError::MissingClaim("iss"))?;
+        // id_tokens come from the v2 endpoint; B2C-style authorities accept their own issuer.
+        if !(policy.accepts(iss, TokenVersion::V2, tid) || (!policy.is_entra() && policy.accepts(iss, version, tid))) {
+            return Err(TokenError::InvalidIssuer);
+        }
+        if !policy.key_issuer_covers(key.issuer.as_deref(), tid) {
+            return Err(TokenError::KeyNotForTenant);
+        }
+        let client_id = self.settings.client_id.as_str();
+        check_audience(&claims, &[client_id])?;
+        if claims.get("aud").is_some_and(Value::is_array) && str_claim(&claims, "azp")? != Some(client_id) {
+            return Err(TokenError::InvalidAudience);
+        }
+        let sent = str_claim(&claims, "nonce")?.ok_or(TokenError::MissingClaim("nonce"))?;
+        if aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), nonce.as_bytes()).is_err() {
+            return Err(TokenError::NonceMismatch);
+        }
+        str_claim(&claims, "sub")?.filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("sub"))?;
+        str_claim(&claims, "oid")?.filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("oid"))?;
+        let home = [policy.v2_issuer(tid), policy.v1_issuer(tid)];
+        let user = User::from_claims(&claims, &[&home[0], &home[1]]);
+        Ok(IdTokenClaims { user, expires_at: times.exp })
     }
+}
 
-    pub(crate) fn client_id(&self) -> &str {
-        &self.settings.client_id
-    }
+/// An id_token older than this (plus the skew) is refused at login: it was just issued by the
+/// token endpoint, so an old one is a replay.
+const ID_TOKEN_MAX_AGE_SECONDS: i64 = 600;
+
+/// What a login learns from a valid id_token.
+#[derive(Debug, Clone)]
+pub(crate) struct IdTokenClaims {
+    pub(crate) user: User,
+    pub(crate) expires_at: i64,
 }
 
 /// Lifetime claims of a token.
@@ -293,7 +338,7 @@ fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<Option<
 /// `aud` as a string or an array of strings; one of `accepted` must be present. Extra audiences
 /// next to ours are tolerated in access tokens (RFC 7519 §4.1.3); a Graph audience is not.
 pub(crate) fn check_audience(claims: &Map<String, Value>, accepted: &[&str]) -> Result<(), TokenError> {
-    let matches = |aud: &str| accepted.iter().any(|ours| *ours == aud);
+    let matches = |aud: &str| accepted.contains(&aud);
     match claims.get("aud") {
         None => Err(TokenError::MissingClaim("aud")),
         Some(Value::String(aud)) if matches(aud) => Ok(()),
