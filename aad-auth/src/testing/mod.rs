@@ -19,9 +19,14 @@
 
 mod clock;
 mod keys;
+mod oauth;
+mod pages;
 mod registry;
+mod scopes;
 mod server;
+mod tls;
 mod token;
+mod uris;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +39,7 @@ pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid}
 pub use token::{GRAPH_APP_ID, TokenBuilder};
 
 use crate::clock::SharedClock;
-use crate::config::AadAuthConfigBuilder;
+use crate::config::{AadAuthConfigBuilder, ConfigError};
 
 /// An endpoint of the tenant, for request counters and faults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,7 +111,9 @@ pub(crate) struct Shared {
     faults: Mutex<HashMap<Endpoint, Fault>>,
     counters: [AtomicU64; ENDPOINTS],
     service_principals: HashMap<String, String>,
-    pub(crate) flows: server::Flows,
+    pub(crate) flows: oauth::Flows,
+    /// The user signed in without UI (object id), when the tenant runs with `auto_user`.
+    pub(crate) auto_user: Option<String>,
 }
 
 impl Shared {
@@ -217,10 +224,79 @@ impl TenantBuilder {
         self
     }
 
+    /// Registers the apps of the demo and `examples/dev_tenant`: [`AppRegistration::dev_api`]
+    /// (the API and web app) and [`AppRegistration::dev_public_client`]. A tenant without any
+    /// registration gets these too.
+    pub fn dev_defaults(self) -> Self {
+        self.app(AppRegistration::dev_api()).app(AppRegistration::dev_public_client())
+    }
+
+    /// A tenant set up from the `DEV_TENANT_*` variables, as `examples/dev_tenant` and the
+    /// offline demo read them, with [`TenantBuilder::dev_defaults`]:
+    ///
+    /// | variable | default | meaning |
+    /// |---|---|---|
+    /// | `DEV_TENANT_PORT` | 8400 | port on 127.0.0.1 (0 = any free port) |
+    /// | `DEV_TENANT_HTTPS` | off | `1`/`true`: serve https with a self-signed certificate |
+    /// | `DEV_TENANT_AUTO_USER` | none | sign this user in without UI (`first` = the first user) |
+    /// | `DEV_TENANT_ID` | random | tenant GUID, stable across restarts |
+    /// | `DEV_TENANT_API_CLIENT_ID` | random | the dev API's client id (a GUID) |
+    /// | `DEV_TENANT_API_CLIENT_SECRET` | random | the dev API's client secret |
+    ///
+    /// # Errors
+    /// A variable with a value of the wrong shape.
+    pub fn from_dev_env() -> Result<Self, ConfigError> {
+        Self::from_dev_lookup(&|name| std::env::var(name).ok())
+    }
+
+    fn from_dev_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let invalid = |var: &'static str, expected: &'static str, got: Option<String>| ConfigError::Invalid {
+            var,
+            expected,
+            got: got.map(|value| value.chars().take(64).collect()),
+        };
+        let mut builder = Self::default().port(8400);
+        if let Some(port) = get("DEV_TENANT_PORT") {
+            let port = port
+                .parse()
+                .map_err(|_| invalid("DEV_TENANT_PORT", "a port number (0 = any free port)", Some(port)))?;
+            builder = builder.port(port);
+        }
+        if let Some(https) = get("DEV_TENANT_HTTPS") {
+            builder.https = match https.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(invalid("DEV_TENANT_HTTPS", "1 (https) or 0 (http)", Some(https))),
+            };
+        }
+        if let Some(user) = get("DEV_TENANT_AUTO_USER") {
+            builder = builder.auto_user(user);
+        }
+        if let Some(id) = get("DEV_TENANT_ID") {
+            if !crate::config::is_guid(&id) {
+                return Err(invalid("DEV_TENANT_ID", "a tenant GUID", Some(id)));
+            }
+            builder = builder.tenant_id(id.to_ascii_lowercase());
+        }
+        let mut api = AppRegistration::dev_api();
+        if let Some(id) = get("DEV_TENANT_API_CLIENT_ID") {
+            if !crate::config::is_guid(&id) {
+                return Err(invalid("DEV_TENANT_API_CLIENT_ID", "a client id (GUID)", Some(id)));
+            }
+            api = api.client_id(id.to_ascii_lowercase());
+        }
+        if let Some(secret) = get("DEV_TENANT_API_CLIENT_SECRET") {
+            api = api.client_secret(secret);
+        }
+        Ok(builder.app(api).app(AppRegistration::dev_public_client()))
+    }
+
     /// Starts serving.
     ///
     /// # Panics
-    /// When the port cannot be bound or the server cannot start: a test set-up failure.
+    /// When the port cannot be bound or the server cannot start, or when `auto_user` names no
+    /// user: a test set-up failure.
     pub async fn start(self) -> Tenant {
         server::start(self).await
     }

@@ -94,6 +94,45 @@ impl AppRegistration {
         self
     }
 
+    /// Adds a URI logout may return to (`post_logout_redirect_uri`; same matching rules as
+    /// redirect URIs).
+    #[must_use]
+    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.post_logout_redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Sets the client secret (confidential clients).
+    #[must_use]
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// The app of the demo and `examples/dev_tenant` (`Dev API`): a confidential web app and
+    /// API (as [`AppRegistration::confidential`]) whose registrations cover the demo's routes on
+    /// any loopback port: redirect URIs `http://127.0.0.1:*/oauth/aad/redirect` and
+    /// `http://localhost:*/oauth/aad/redirect`; single-page-app redirect URIs (Swagger UI's
+    /// PKCE flow) `http://127.0.0.1:*/docs/oauth2-redirect` and
+    /// `http://localhost:*/docs/oauth2-redirect`; post-logout URIs `http://127.0.0.1:*/login`
+    /// and `http://localhost:*/login`.
+    pub fn dev_api() -> Self {
+        Self::confidential("Dev API")
+            .redirect_uri("http://127.0.0.1:*/oauth/aad/redirect")
+            .redirect_uri("http://localhost:*/oauth/aad/redirect")
+            .spa_redirect_uri("http://127.0.0.1:*/docs/oauth2-redirect")
+            .spa_redirect_uri("http://localhost:*/docs/oauth2-redirect")
+            .post_logout_redirect_uri("http://127.0.0.1:*/login")
+            .post_logout_redirect_uri("http://localhost:*/login")
+    }
+
+    /// The public client of the demo and `examples/dev_tenant` (`Dev public client`): device
+    /// code, and the loopback redirect URIs of desktop apps (`http://localhost`,
+    /// `http://127.0.0.1`, any port).
+    pub fn dev_public_client() -> Self {
+        Self::public("Dev public client").redirect_uri("http://localhost").redirect_uri("http://127.0.0.1")
+    }
+
     /// Sets the client id.
     #[must_use]
     pub fn client_id(mut self, id: impl Into<String>) -> Self {

@@ -10,12 +10,9 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
+use super::oauth::{self, Flows, MAX_FORM_BYTES};
 use super::registry::{AppRegistration, TestUser, random_guid};
-use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey};
-
-/// In-flight OAuth state (authorization codes, device codes, refresh tokens).
-#[derive(Debug, Default)]
-pub(crate) struct Flows {}
+use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey, pages};
 
 /// A directory removed on drop (holds the https certificate).
 #[derive(Debug)]
@@ -45,17 +42,29 @@ fn default_users() -> Vec<TestUser> {
 pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
     let listener = TcpListener::bind(("127.0.0.1", builder.port)).expect("bind the tenant's port on 127.0.0.1");
     let port = listener.local_addr().expect("local address").port();
-    let scheme = if builder.https { "https" } else { "http" };
+    let tls = builder.https.then(super::tls::self_signed);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let base_url = format!("{scheme}://127.0.0.1:{port}");
 
     let mut apps = builder.apps;
     if !apps.iter().any(|a| !a.public_client) {
-        apps.insert(0, AppRegistration::confidential("Demo API"));
+        apps.insert(0, AppRegistration::dev_api());
     }
     if !apps.iter().any(|a| a.public_client) {
-        apps.push(AppRegistration::public("Demo public client"));
+        apps.push(AppRegistration::dev_public_client());
     }
     let users = if builder.users.is_empty() { default_users() } else { builder.users };
+    let auto_user = builder.auto_user.map(|name| {
+        let by_name = users.iter().find(|user| user.username.eq_ignore_ascii_case(&name));
+        let user = by_name.or_else(|| if name.eq_ignore_ascii_case("first") { users.first() } else { None });
+        match user {
+            Some(user) => user.oid.clone(),
+            None => {
+                let known: Vec<&str> = users.iter().map(|user| user.username.as_str()).collect();
+                panic!("auto_user {name:?} is not a user of the tenant; use `first` or one of {known:?}")
+            }
+        }
+    });
     let service_principals = apps.iter().map(|a| (a.client_id.clone(), random_guid())).collect();
     let first = Arc::new(TestKey::generate(format!("emulator-key-1-{}", &random_guid()[..8])));
 
@@ -72,7 +81,12 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
         counters: std::array::from_fn(|_| AtomicU64::new(0)),
         service_principals,
         flows: Flows::default(),
+        auto_user,
     });
+    let (tls_config, ca_cert_path, tempdir) = match tls {
+        Some(tls) => (Some(tls.config), Some(tls.pem_path), Some(tls.dir)),
+        None => (None, None, None),
+    };
 
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let server_shared = shared.clone();
@@ -86,35 +100,49 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
                     actix_web::HttpServer::new(move || actix_web::App::new().app_data(data.clone()).configure(routes))
                         .workers(1)
                         .disable_signals()
-                        .shutdown_timeout(1)
-                        .listen(listener)
-                        .expect("listen on the tenant's socket")
-                        .run();
+                        .shutdown_timeout(1);
+                let server = match tls_config {
+                    Some(config) => server.listen_rustls_0_23(listener, config),
+                    None => server.listen(listener),
+                };
+                let server = server.expect("listen on the tenant's socket").run();
                 let _ = sender.send(server.handle());
                 let _ = server.await;
             });
         })
         .expect("spawn the tenant thread");
     let handle = receiver.await.expect("tenant server started");
-    super::Tenant { shared, handle, ca_cert_path: None, _tempdir: None }
+    super::Tenant { shared, handle, ca_cert_path, _tempdir: tempdir }
 }
 
 fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(discovery_v2))
+    const OPTIONS: actix_web::http::Method = actix_web::http::Method::OPTIONS;
+    cfg.app_data(web::PayloadConfig::new(MAX_FORM_BYTES))
+        .route("/{tenant}/v2.0/.well-known/openid-configuration", web::get().to(discovery_v2))
         .route("/{tenant}/.well-known/openid-configuration", web::get().to(discovery_v1))
         .route("/{tenant}/discovery/v2.0/keys", web::get().to(jwks_v2))
-        .route("/{tenant}/discovery/keys", web::get().to(jwks_v1));
+        .route("/{tenant}/discovery/keys", web::get().to(jwks_v1))
+        .route("/common/discovery/instance", web::get().to(oauth::instance_discovery))
+        .route("/{tenant}/oauth2/v2.0/authorize", web::get().to(pages::authorize))
+        .route("/{tenant}/oauth2/v2.0/authorize", web::post().to(pages::authorize_submit))
+        .route("/{tenant}/oauth2/v2.0/token", web::post().to(oauth::token))
+        .route("/{tenant}/oauth2/v2.0/token", web::method(OPTIONS).to(oauth::preflight))
+        .route("/{tenant}/oauth2/v2.0/devicecode", web::post().to(oauth::devicecode))
+        .route("/{tenant}/oauth2/v2.0/devicecode", web::method(OPTIONS).to(oauth::preflight))
+        .route("/{tenant}/oauth2/v2.0/logout", web::get().to(pages::logout))
+        .route("/device", web::get().to(pages::device_page))
+        .route("/device", web::post().to(pages::device_submit));
 }
 
 /// How a path names the tenant.
-enum TenantPath {
+pub(crate) enum TenantPath {
     /// This tenant (by id or domain).
     Own,
     /// `common` / `organizations` / `consumers`: the `{tenantid}` template.
     Multi(&'static str),
 }
 
-fn resolve(shared: &Shared, segment: &str) -> Option<TenantPath> {
+pub(crate) fn resolve_tenant(shared: &Shared, segment: &str) -> Option<TenantPath> {
     if segment.eq_ignore_ascii_case(&shared.tenant_id) || segment.eq_ignore_ascii_case(&shared.domain) {
         return Some(TenantPath::Own);
     }
@@ -150,7 +178,7 @@ fn httpdate_now() -> String {
     format!("{secs}")
 }
 
-fn tenant_not_found(segment: &str) -> HttpResponse {
+pub(crate) fn tenant_not_found(segment: &str) -> HttpResponse {
     let shown: String = segment.chars().take(64).filter(|c| c.is_ascii_graphic()).collect();
     entra_error(400, "invalid_tenant", 90002, &format!("Tenant '{shown}' not found."))
 }
@@ -179,7 +207,7 @@ async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> Htt
     if let Some(response) = fault_response(&shared, Endpoint::Discovery).await {
         return response;
     }
-    let Some(tenant) = resolve(&shared, &path) else {
+    let Some(tenant) = resolve_tenant(&shared, &path) else {
         return tenant_not_found(&path);
     };
     let base = &shared.base_url;
@@ -220,7 +248,7 @@ async fn discovery_v1(shared: web::Data<Shared>, path: web::Path<String>) -> Htt
     if let Some(response) = fault_response(&shared, Endpoint::DiscoveryV1).await {
         return response;
     }
-    let Some(tenant) = resolve(&shared, &path) else {
+    let Some(tenant) = resolve_tenant(&shared, &path) else {
         return tenant_not_found(&path);
     };
     let base = &shared.base_url;
@@ -242,7 +270,7 @@ async fn discovery_v1(shared: web::Data<Shared>, path: web::Path<String>) -> Htt
 }
 
 async fn jwks_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
-    let issuer = match resolve(&shared, &path) {
+    let issuer = match resolve_tenant(&shared, &path) {
         Some(TenantPath::Own) => Some(shared.v2_issuer(&shared.tenant_id)),
         Some(TenantPath::Multi(_)) => Some(format!("{}/{{tenantid}}/v2.0", shared.base_url)),
         None => return tenant_not_found(&path),
@@ -251,7 +279,7 @@ async fn jwks_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResp
 }
 
 async fn jwks_v1(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
-    if resolve(&shared, &path).is_none() {
+    if resolve_tenant(&shared, &path).is_none() {
         return tenant_not_found(&path);
     }
     jwks(&shared, None).await

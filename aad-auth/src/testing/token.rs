@@ -8,10 +8,14 @@ use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::keys::{SigningAlg, TestKey};
-use super::registry::{GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
+use super::registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
+use super::scopes::Resource;
 
 /// The Microsoft Graph application id.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// Lifetime of the access tokens the OAuth endpoints issue (`expires_in`).
+pub(crate) const ACCESS_TOKEN_SECONDS: u64 = 3599;
 
 /// A token under construction. Start from [`super::Tenant::token`]; the default is a v2 access
 /// token for the API app, for the first member user, with scope `user_impersonation`.
@@ -199,6 +203,80 @@ impl TokenBuilder {
             self.claims.remove(claim);
         }
         self.claims.insert("aud".into(), json!(api_id));
+        self
+    }
+
+    /// A delegated access token as the OAuth endpoints issue it: for `user`, requested by
+    /// `client_id` (`confidential`: it authenticated with a secret), for `resource` with the
+    /// delegated scopes `scp`, in the resource's token version.
+    pub(crate) fn delegated(
+        self,
+        user: &TestUser,
+        client_id: &str,
+        confidential: bool,
+        resource: &Resource,
+        scp: &[String],
+    ) -> Self {
+        let mut builder = self.for_user(user);
+        if let Resource::Graph = resource {
+            builder = builder.graph_audience().roles(Vec::<String>::new());
+        }
+        builder.claims.insert("azp".into(), json!(client_id));
+        builder.claims.insert("azpacr".into(), json!(if confidential { "1" } else { "0" }));
+        builder.claims.insert("sub".into(), json!(pairwise_sub(&user.oid, resource.client_id())));
+        builder = builder.scopes(scp).lifetime(Duration::from_secs(ACCESS_TOKEN_SECONDS));
+        if resource.token_version() == 1 {
+            builder = builder.v1();
+        }
+        builder.audience(json!(resource.audience()))
+    }
+
+    /// An app-only access token as the client-credentials grant issues it: `client` acting as
+    /// itself, for `resource`, with the roles `client` was granted that `resource` defines.
+    pub(crate) fn app_for(self, client: &AppRegistration, resource: &Resource) -> Self {
+        let service_principal = self.shared.service_principal_oid(&client.client_id);
+        let roles: Vec<String> = match resource {
+            Resource::App { app, .. } => {
+                client.granted_roles.iter().filter(|role| app.app_roles.contains(role)).cloned().collect()
+            }
+            Resource::Graph => Vec::new(),
+        };
+        let mut builder = self.app_only().roles(roles).lifetime(Duration::from_secs(ACCESS_TOKEN_SECONDS));
+        builder.claims.insert("azp".into(), json!(client.client_id));
+        builder.claims.insert("oid".into(), json!(service_principal));
+        builder.claims.insert("sub".into(), json!(service_principal));
+        if resource.token_version() == 1 {
+            builder = builder.v1();
+        }
+        builder.audience(json!(resource.audience()))
+    }
+
+    /// An id_token for `user` signing in to `client_id`, carrying `nonce` when the authorize
+    /// request had one.
+    pub(crate) fn id_token_for(mut self, user: &TestUser, client_id: &str, nonce: Option<&str>) -> Self {
+        let now = self.now();
+        let tid = self.shared.tenant_id.clone();
+        self.claims = object(json!({
+            "aud": client_id,
+            "iss": self.shared.v2_issuer(&tid),
+            "iat": now, "nbf": now, "exp": now + 3600,
+            "aio": "emulator",
+            "name": user.name,
+            "oid": user.oid,
+            "preferred_username": user.username,
+            "rh": "0.emulator",
+            "sub": pairwise_sub(&user.oid, client_id),
+            "tid": tid,
+            "uti": random_guid(),
+            "ver": "2.0",
+        }));
+        if let Some(nonce) = nonce {
+            self.claims.insert("nonce".into(), json!(nonce));
+        }
+        if user.guest {
+            self.claims
+                .insert("idp".into(), json!(format!("https://sts.windows.net/{}/", self.shared.guest_home_tenant)));
+        }
         self
     }
 
