@@ -33,10 +33,9 @@
 //! block (where actix's `#[get]` re-emits the function when written above this attribute).
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::ext::IdentExt;
 use syn::punctuated::Punctuated;
-use syn::spanned::Spanned;
 use syn::{FnArg, Ident, PatType, Stmt, Token, parse_quote};
 
 use crate::args::{Args, GuardKind, List};
@@ -80,11 +79,10 @@ fn emit(kind: GuardKind, args: &Args, handler: Handler) -> TokenStream {
     item.sig.inputs = inputs;
     if let Some(PatType { attrs, pat, ty, .. }) = binding {
         // The type as the user wrote it, so that their import stays used (and a different type
-        // that merely shares the name fails to compile, pointing at it).
-        let state = quote_spanned!(ty.span()=> #private::Authorized::into_inner(#guard));
+        // that merely shares the name is a type error naming both).
         let statement: Stmt = parse_quote! {
             #(#attrs)*
-            let #pat: #ty = #state;
+            let #pat: #ty = #private::Authorized::into_inner(#guard);
         };
         item.block.stmts.insert(0, statement);
     }
