@@ -471,3 +471,50 @@ impl Tenant {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TenantBuilder;
+
+    fn lookup<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned())
+    }
+
+    #[test]
+    fn dev_env_defaults_and_overrides() {
+        let Ok(builder) = TenantBuilder::from_dev_lookup(&lookup(&[])) else { panic!("defaults") };
+        assert_eq!((builder.port, builder.https, builder.auto_user.is_none()), (8400, false, true));
+        assert_eq!(builder.apps.len(), 2);
+        assert!(builder.apps[0].redirect_uris.iter().any(|uri| uri == "http://127.0.0.1:*/oauth/aad/redirect"));
+        assert!(builder.apps[1].public_client);
+
+        let api_id = "0B8D5E63-9F6A-4C37-8E2B-1F0D2C3B4A59";
+        let pairs = [
+            ("DEV_TENANT_PORT", "0"),
+            ("DEV_TENANT_HTTPS", "1"),
+            ("DEV_TENANT_AUTO_USER", "first"),
+            ("DEV_TENANT_ID", "3f2504e0-4f89-41d3-9a0c-0305e82c3301"),
+            ("DEV_TENANT_API_CLIENT_ID", api_id),
+            ("DEV_TENANT_API_CLIENT_SECRET", "s3cret"),
+        ];
+        let Ok(builder) = TenantBuilder::from_dev_lookup(&lookup(&pairs)) else { panic!("overrides") };
+        assert_eq!((builder.port, builder.https), (0, true));
+        assert_eq!(builder.auto_user.as_deref(), Some("first"));
+        assert_eq!(builder.tenant_id.as_deref(), Some("3f2504e0-4f89-41d3-9a0c-0305e82c3301"));
+        assert_eq!(builder.apps[0].client_id, api_id.to_ascii_lowercase());
+        assert_eq!(builder.apps[0].client_secret.as_deref(), Some("s3cret"));
+
+        for (var, value) in [
+            ("DEV_TENANT_PORT", "80000"),
+            ("DEV_TENANT_HTTPS", "maybe"),
+            ("DEV_TENANT_ID", "contoso"),
+            ("DEV_TENANT_API_CLIENT_ID", "api"),
+        ] {
+            let pairs = [(var, value)];
+            match TenantBuilder::from_dev_lookup(&lookup(&pairs)) {
+                Err(error) => assert_eq!(error.variables(), vec![var]),
+                Ok(_) => panic!("{var}={value} accepted"),
+            }
+        }
+    }
+}
