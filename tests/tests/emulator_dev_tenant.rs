@@ -1,0 +1,197 @@
+//! The contract of `cargo run --example dev_tenant`: one JSON line on stdout with every key the
+//! msal contract lists, a tenant that answers at the advertised URLs (over https with the
+//! advertised certificate), and a clean stop on SIGTERM and on SIGINT.
+
+#![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Kills the child process when dropped, also when the test panics.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A built example next to this test binary (`target/<profile>/examples/<name>`).
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile> directory");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples first",
+        path.display()
+    );
+    path
+}
+
+/// A running dev_tenant, its stdout lines, and its stderr log.
+struct DevTenant {
+    child: KillOnDrop,
+    lines: mpsc::Receiver<String>,
+    log: PathBuf,
+}
+
+fn start(https: bool) -> DevTenant {
+    let log = std::env::temp_dir().join(format!("dev_tenant-{}-{}.log", std::process::id(), u8::from(https)));
+    let mut command = Command::new(example_binary("dev_tenant"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("DEV_TENANT_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .env("DEV_TENANT_PORT", "0")
+        .env("DEV_TENANT_HTTPS", if https { "1" } else { "0" })
+        .env("DEV_TENANT_AUTO_USER", "first")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("start dev_tenant");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    DevTenant { child: KillOnDrop(child), lines, log }
+}
+
+impl DevTenant {
+    fn ready_line(&self) -> Value {
+        let line = self.lines.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| {
+            panic!(
+                "no line on stdout within 60 s ({e}); stderr:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            )
+        });
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the first stdout line is not JSON ({e}): {line}"))
+    }
+
+    /// Sends `signal` and waits for the exit; returns its status and any further stdout lines.
+    fn stop(mut self, signal: &str) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.0.id().to_string();
+        let sent = Command::new("kill").args([signal, pid.as_str()]).status().expect("run kill");
+        assert!(sent.success(), "kill {signal} {pid}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            if let Some(status) = self.child.0.try_wait().expect("dev_tenant status") {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "dev_tenant did not stop within 15 s of {signal}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let rest = self.lines.try_iter().collect();
+        (status, rest)
+    }
+}
+
+fn text<'a>(line: &'a Value, key: &str) -> &'a str {
+    let value = line[key].as_str().unwrap_or_else(|| panic!("`{key}` missing or not a string: {line}"));
+    assert!(!value.trim().is_empty(), "`{key}` is empty: {line}");
+    value
+}
+
+#[tokio::test]
+async fn https_dev_tenant_prints_one_line_serves_it_and_stops_on_sigterm() {
+    let tenant = start(true);
+    let line = tenant.ready_line();
+    let host = text(&line, "authority_host");
+    assert!(host.starts_with("https://127.0.0.1:"), "{host}");
+    let tenant_id = text(&line, "tenant_id");
+    assert_eq!(tenant_id.len(), 36, "a GUID: {tenant_id}");
+    let config_url = text(&line, "openid_config_url");
+    assert_eq!(config_url, format!("{host}/{tenant_id}/v2.0/.well-known/openid-configuration"));
+    for key in ["api_client_id", "api_client_secret", "public_client_id"] {
+        text(&line, key);
+    }
+    let users: Vec<&str> = line["users"].as_array().expect("users list").iter().filter_map(Value::as_str).collect();
+    assert!(!users.is_empty() && users.len() == line["users"].as_array().map_or(0, Vec::len), "{line}");
+    assert!(users.iter().all(|user| !user.is_empty()));
+    let ca_cert = PathBuf::from(text(&line, "ca_cert"));
+    assert!(ca_cert.is_absolute() && ca_cert.is_file(), "{}", ca_cert.display());
+
+    let pem = std::fs::read(&ca_cert).expect("certificate file");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+        .no_proxy()
+        .build()
+        .expect("client");
+    let discovery: Value = client
+        .get(config_url)
+        .send()
+        .await
+        .expect("discovery")
+        .error_for_status()
+        .expect("200")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(discovery["issuer"], format!("{host}/{tenant_id}/v2.0"));
+    for field in ["token_endpoint", "device_authorization_endpoint", "authorization_endpoint", "jwks_uri"] {
+        assert!(discovery[field].as_str().is_some_and(|url| url.starts_with(host)), "{field}: {discovery}");
+    }
+    // The first user is signed in without UI: a device code is approved at the first poll.
+    let api = text(&line, "api_client_id");
+    let flow: Value = client
+        .post(discovery["device_authorization_endpoint"].as_str().expect("endpoint"))
+        .form(&[("client_id", text(&line, "public_client_id")), ("scope", &format!("{api}/.default openid"))])
+        .send()
+        .await
+        .expect("devicecode")
+        .json()
+        .await
+        .expect("JSON");
+    let device_code = flow["device_code"].as_str().expect("device_code");
+    let reply: Value = client
+        .post(discovery["token_endpoint"].as_str().expect("endpoint"))
+        .form(&[
+            ("client_id", text(&line, "public_client_id")),
+            ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+            ("device_code", device_code),
+        ])
+        .send()
+        .await
+        .expect("poll")
+        .json()
+        .await
+        .expect("JSON");
+    let id_token = reply["id_token"].as_str().unwrap_or_else(|| panic!("no id_token: {reply}"));
+    let payload = id_token.split('.').nth(1).expect("payload");
+    let claims: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).expect("base64url"),
+    )
+    .expect("claims");
+    assert_eq!(claims["preferred_username"], users[0]);
+
+    let (status, rest) = tenant.stop("-TERM");
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+    assert!(rest.is_empty(), "more than one line on stdout: {rest:?}");
+    assert!(!ca_cert.exists(), "the certificate's directory is removed at exit");
+}
+
+#[test]
+fn http_dev_tenant_has_no_certificate_and_stops_on_sigint() {
+    let tenant = start(false);
+    let line = tenant.ready_line();
+    assert!(text(&line, "authority_host").starts_with("http://127.0.0.1:"));
+    assert!(line.get("ca_cert").is_none(), "ca_cert is for https only: {line}");
+    let (status, rest) = tenant.stop("-INT");
+    assert!(status.success(), "exit status after SIGINT: {status}");
+    assert!(rest.is_empty(), "more than one line on stdout: {rest:?}");
+}

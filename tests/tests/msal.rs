@@ -1,0 +1,184 @@
+//! Real Python `msal` (tests/python/requirements.txt, installed by scripts/install-test-deps.sh)
+//! against the local tenant over https, and the tokens it gets checked by a running
+//! `bench_server` example process, as a deployed API would check them.
+
+#![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aad_auth::testing::Tenant;
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Kills the child process when dropped, also when the test panics.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A built example next to this test binary (`target/<profile>/examples/<name>`).
+fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile> directory");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples first",
+        path.display()
+    );
+    path
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind a free port").local_addr().expect("address").port()
+}
+
+fn python_with_msal() {
+    let check = Command::new("python3").args(["-c", "import msal; print(msal.__version__)"]).output();
+    match check {
+        Ok(output) if output.status.success() => {}
+        other => panic!(
+            "python3 with msal is required (run scripts/install-test-deps.sh, which installs \
+             tests/python/requirements.txt): {other:?}"
+        ),
+    }
+}
+
+/// Runs tests/python/msal_flows.py against `tenant`; returns its JSON.
+fn run_msal(tenant: &Tenant) -> Value {
+    python_with_msal();
+    let ca = tenant.ca_cert_path().expect("an https tenant");
+    let config = json!({
+        "authority_host": tenant.authority_host(),
+        "tenant_id": tenant.tenant_id(),
+        "api_client_id": tenant.api_app().client_id,
+        "api_client_secret": tenant.api_app().client_secret,
+        "public_client_id": tenant.public_app().client_id,
+        "users": tenant.users().iter().map(|u| u.username.clone()).collect::<Vec<_>>(),
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python").join("msal_flows.py");
+    let mut child = Command::new("python3")
+        .arg(&script)
+        .arg(config.to_string())
+        .env("REQUESTS_CA_BUNDLE", ca)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    // Bounded: the script itself gives up after 60 s; kill it at 120 s whatever happens.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("python status").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("python output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "msal_flows.py failed ({}):\n{stderr}\n{stdout}", output.status);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("msal_flows.py printed no JSON ({e}): {stdout}"))
+}
+
+/// A token whose payload was changed after signing.
+fn tampered(token: &str) -> String {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "a compact JWS");
+    let mut claims: Value = serde_json::from_slice(&engine.decode(parts[1]).expect("payload")).expect("claims");
+    claims["roles"] = json!(["Admin", "Tampered"]);
+    let forged = format!("{}.{}.{}", parts[0], engine.encode(claims.to_string()), parts[2]);
+    assert_ne!(forged, token, "the payload really changed");
+    forged
+}
+
+/// Starts the bench_server example against `tenant` and waits until it answers.
+async fn start_bench_server(tenant: &Tenant, http: &reqwest::Client) -> (KillOnDrop, String, PathBuf) {
+    let binary = example_binary("bench_server");
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("bench_server-{port}.log"));
+    let mut command = Command::new(binary);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AAD_") || name.starts_with("AUTH_") || name.starts_with("SESSION_") {
+            command.env_remove(name);
+        }
+    }
+    let child = command
+        .current_dir(std::env::temp_dir())
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("WORKERS", "1")
+        .env("AAD_TENANT_ID", tenant.tenant_id())
+        .env("AAD_CLIENT_ID", tenant.api_app().client_id)
+        .env("AAD_OPENID_CONFIG_URL", tenant.openid_config_url())
+        .env("AAD_CA_FILE", tenant.ca_cert_path().expect("https tenant"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("bench_server log file"))
+        .spawn()
+        .expect("start bench_server");
+    let mut guard = KillOnDrop(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(response) = http.get(format!("{base}/open")).send().await
+            && response.status() == StatusCode::OK
+        {
+            break;
+        }
+        if let Some(status) = guard.0.try_wait().expect("bench_server status") {
+            panic!("bench_server exited ({status}): {}", std::fs::read_to_string(&log).unwrap_or_default());
+        }
+        assert!(Instant::now() < deadline, "bench_server did not answer /open within 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (guard, base, log)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_tokens_are_accepted_by_a_running_bench_server() {
+    let tenant = Tenant::builder().https(true).auto_user("first").start().await;
+    let msal = tokio::task::block_in_place(|| run_msal(&tenant));
+    assert_eq!(msal["username"], tenant.users()[0].username);
+    assert_eq!(msal["home_account_id"], format!("{}.{}", tenant.users()[0].oid, tenant.tenant_id()));
+
+    let http = reqwest::Client::builder().no_proxy().build().expect("client");
+    let (_server, base, log) = start_bench_server(&tenant, &http).await;
+    let hello = |token: Option<String>| {
+        let http = http.clone();
+        let url = format!("{base}/hello");
+        async move {
+            let mut request = http.get(url);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            request.send().await.expect("GET /hello")
+        }
+    };
+    for name in ["client_credentials", "device_code", "refreshed"] {
+        let token = msal[name].as_str().expect("a token").to_owned();
+        let response = hello(Some(token.clone())).await;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{name} token refused: {body}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        assert_eq!(serde_json::from_str::<Value>(&body).ok(), Some(json!({ "hello": "world" })));
+
+        let response = hello(Some(tampered(&token))).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "tampered {name} token");
+    }
+    assert_eq!(hello(None).await.status(), StatusCode::UNAUTHORIZED);
+}
