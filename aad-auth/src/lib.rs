@@ -27,6 +27,7 @@ mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
+mod ui;
 mod user;
 
 pub use aad::{AadAuth, AadAuthBuilder};
@@ -52,4 +53,6 @@ pub mod __private {
     pub use crate::guard::Authorized;
     pub use crate::policy::{GuardRegistration, Policy, StaticPolicy};
     pub use crate::state::AuthenticationState;
+    #[cfg(feature = "testing")]
+    pub use crate::ui::ui_preview;
 }
