@@ -4,36 +4,17 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
+mod emulator_support;
+
 use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::PathBuf;
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Kills the child process when dropped, also when the test panics.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A built example next to this test binary (`target/<profile>/examples/<name>`).
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile> directory");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples first",
-        path.display()
-    );
-    path
-}
+use emulator_support::{KillOnDrop, example_binary};
 
 /// A running dev_tenant, its stdout lines, and its stderr log.
 struct DevTenant {

@@ -4,8 +4,10 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
+mod emulator_support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use aad_auth::testing::Tenant;
@@ -13,28 +15,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// Kills the child process when dropped, also when the test panics.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A built example next to this test binary (`target/<profile>/examples/<name>`).
-fn example_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("path of the test binary");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile> directory");
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples first",
-        path.display()
-    );
-    path
-}
+use emulator_support::{KillOnDrop, example_binary};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind a free port").local_addr().expect("address").port()

@@ -1,9 +1,30 @@
 //! A local Entra ID tenant for tests and offline development (feature `testing`).
 //!
 //! [`Tenant::start`] serves, on `127.0.0.1`, what an app and its clients need from Entra:
-//! discovery (v1 and v2, tenant-specific and multi-tenant), the JWKS, and (see the module
-//! sources) the OAuth endpoints. Tokens can also be minted directly with [`Tenant::token`],
-//! and the tenant can be told to misbehave ([`Fault`]) or to rotate its keys.
+//! discovery (v1 and v2, tenant-specific and multi-tenant), the JWKS, and the OAuth endpoints
+//! below. Tokens can also be minted directly with [`Tenant::token`], and the tenant can be told
+//! to misbehave ([`Fault`]) or to rotate its keys.
+//!
+//! | endpoint | what |
+//! |---|---|
+//! | `GET /{tenant}/oauth2/v2.0/authorize` | authorization code flow: a user-picker page, SSO through the emulator's session cookie, or no UI with [`TenantBuilder::auto_user`] |
+//! | `POST /{tenant}/oauth2/v2.0/token` | `authorization_code` (+ PKCE), `refresh_token`, `client_credentials`, device code, on-behalf-of (`jwt-bearer`) |
+//! | `POST /{tenant}/oauth2/v2.0/devicecode`, `GET`/`POST /device` | device code, and the page where it is approved |
+//! | `GET /{tenant}/oauth2/v2.0/logout` | ends the session; back to a registered `post_logout_redirect_uri` |
+//! | `GET /common/discovery/instance` | msal's instance discovery |
+//!
+//! It behaves like Entra where clients or apps depend on it, so that a mistake that would fail
+//! against Entra fails here too: redirect URIs must be registered (`http` loopback URIs match
+//! any port; `:*` and a trailing `/*` in a registration are wildcards), codes are single use,
+//! bound to the client, redirect URI and PKCE verifier (S256 only; required for single-page-app
+//! redirect URIs, whose codes are redeemed without a secret, and the only ones a browser may
+//! redeem cross-origin), and
+//! expire after 10 minutes of the tenant's clock; a `refresh_token` comes only with
+//! `offline_access` and an `id_token` only with `openid`; scopes name one resource
+//! (`{client id}/.default`, `api://{client id}/{scope}`, bare names are Microsoft Graph).
+//! Refresh tokens rotate (a used one is refused, unlike Entra's). Only `response_mode=query` is
+//! served. With [`TenantBuilder::https`] it serves a self-signed certificate that real clients
+//! such as Python `msal` accept ([`Tenant::ca_cert_path`]).
 //!
 //! ```
 //! # #[actix_web::main] async fn main() {
@@ -217,8 +238,9 @@ impl TenantBuilder {
     }
 
     /// Signs this user in automatically at the authorize endpoint and approves device codes for
-    /// them (`first` = the first user). Without it, the authorize endpoint shows a user picker
-    /// and device codes wait for approval on `/device`.
+    /// them at the first poll (`first` = the first user). A `login_hint` naming another user
+    /// signs that user in instead. Without it, the authorize endpoint shows a user picker and
+    /// device codes wait for approval on `/device`.
     pub fn auto_user(mut self, username: impl Into<String>) -> Self {
         self.auto_user = Some(username.into());
         self
@@ -459,7 +481,8 @@ impl Tenant {
         self.shared.faults.lock().expect("faults lock").remove(&endpoint);
     }
 
-    /// Requests served by `endpoint` so far (faulty answers included).
+    /// Requests served by `endpoint` so far (faulty answers included; CORS preflights are not
+    /// counted).
     pub fn requests(&self, endpoint: Endpoint) -> u64 {
         self.shared.counters[endpoint.index()].load(Ordering::Relaxed)
     }

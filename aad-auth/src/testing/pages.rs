@@ -285,8 +285,9 @@ fn session_cookie(shared: &Shared, value: String, remove: bool) -> Cookie<'stati
     cookie
 }
 
-/// Issues a code for `user` and sends the browser back to the client.
-fn sign_in(shared: &Shared, request: Authorize, user: &TestUser) -> HttpResponse {
+/// Issues a code for `user` and sends the browser back to the client, starting a session
+/// unless the browser already has one for `user`.
+fn sign_in(req: &HttpRequest, shared: &Shared, request: Authorize, user: &TestUser) -> HttpResponse {
     let code = format!("1.emulator.{}", random_secret(64));
     let now = shared.clock.unix_seconds();
     let grant = AuthCode {
@@ -300,14 +301,19 @@ fn sign_in(shared: &Shared, request: Authorize, user: &TestUser) -> HttpResponse
         expires_at: now + CODE_SECONDS,
     };
     shared.flows.insert_code(code.clone(), grant, now);
-    let session = shared.flows.start_session(&user.oid);
+    let session = match session_user(req, shared) {
+        Some(current) if current.oid == user.oid => None,
+        _ => Some(shared.flows.start_session(&user.oid)),
+    };
     let mut pairs = vec![("code", code.as_str())];
     if let Some(state) = &request.state {
         pairs.push(("state", state));
     }
     match redirect_to(&request.redirect_uri, &pairs) {
         Some(mut response) => {
-            let _ = response.add_cookie(&session_cookie(shared, session, false));
+            if let Some(session) = session {
+                let _ = response.add_cookie(&session_cookie(shared, session, false));
+            }
             response
         }
         None => error_page(shared, &OAuthError::invalid_request(50_011, "The redirect URI is not a valid URL.")),
@@ -357,14 +363,14 @@ pub(crate) async fn authorize(req: HttpRequest, shared: web::Data<Shared>, path:
         let hinted = request.login_hint.as_deref().and_then(|hint| find_user(&shared, hint));
         let user = hinted.or_else(|| shared.users.iter().find(|user| user.oid == auto));
         if let Some(user) = user {
-            return sign_in(&shared, request, user);
+            return sign_in(&req, &shared, request, user);
         }
     }
     let prompt = request.prompt.as_deref();
     let session = session_user(&req, &shared);
     match (prompt, session) {
         (Some("login" | "select_account"), _) => picker(&req, &shared, &request, &params),
-        (_, Some(user)) => sign_in(&shared, request, user),
+        (_, Some(user)) => sign_in(&req, &shared, request, user),
         (Some("none"), None) => Refusal::Redirect {
             redirect_uri: request.redirect_uri,
             state: request.state,
@@ -411,7 +417,7 @@ pub(crate) async fn authorize_submit(
     }
     let user = param(&params, "emulator_user").and_then(|oid| shared.users.iter().find(|user| user.oid == oid));
     match user {
-        Some(user) => sign_in(&shared, request, user),
+        Some(user) => sign_in(&req, &shared, request, user),
         None => picker(&req, &shared, &request, &params),
     }
 }
