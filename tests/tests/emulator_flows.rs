@@ -216,6 +216,8 @@ async fn token_reply_has_the_fields_msal_needs() {
     assert_eq!(id["ver"], "2.0");
     assert!(id["sub"].is_string() && id["name"].is_string() && id["iat"].is_i64() && id["exp"].is_i64());
     assert!(id.get("nonce").is_none(), "no nonce was sent");
+    assert_eq!(id["roles"], serde_json::json!(alice.roles));
+    assert_eq!(id["groups"], serde_json::json!(alice.groups));
     let access = payload(body["access_token"].as_str().expect("access_token"));
     assert_eq!(access["aud"], api.client_id);
     assert_eq!(access["scp"], "user_impersonation");
@@ -898,6 +900,13 @@ async fn user_picker_session_and_logout() {
         .expect("logout");
     assert_eq!(response.status(), StatusCode::FOUND);
     assert_eq!(response.headers()["location"], "http://127.0.0.1:8123/login?state=bye");
+    let response = http
+        .get(&logout_endpoint)
+        .query(&[("post_logout_redirect_uri", "http://localhost:9000/login")])
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(response.headers()["location"], "http://localhost:9000/login", "no empty query");
     let response = http.get(authorize_url(&tenant, &silent)).header("Cookie", &session).send().await.expect("sso");
     let location = Url::parse(response.headers()["location"].to_str().expect("ascii")).expect("location");
     assert_eq!(query(&location, "error").as_deref(), Some("login_required"));
@@ -910,7 +919,7 @@ async fn user_picker_session_and_logout() {
         .expect("logout");
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.headers().get("location").is_none());
-    assert_eq!(tenant.requests(Endpoint::Logout), 2);
+    assert_eq!(tenant.requests(Endpoint::Logout), 3);
 }
 
 #[tokio::test]
@@ -962,4 +971,21 @@ async fn https_tenant_with_its_certificate_file() {
     let path = ca_path.to_owned();
     drop(tenant);
     assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn id_tokens_carry_the_group_overage_indicator() {
+    let tenant = Tenant::builder().auto_user("dave@contoso.onmicrosoft.com").start().await;
+    let http = http();
+    let api = tenant.api_app();
+    let secret = api.client_secret.clone().expect("secret");
+    let code = code_for(&tenant, &http, REDIRECT, None, &format!("{}/.default openid", api.client_id)).await;
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT)];
+    let (status, body) = post_token(&http, &tenant, &form, Some((&api.client_id, &secret))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for token in ["id_token", "access_token"] {
+        let claims = payload(body[token].as_str().expect("token"));
+        assert!(claims.get("groups").is_none(), "{token}: 250 groups do not fit");
+        assert_eq!(claims["_claim_names"]["groups"], "src1", "{token}: overage indicator");
+    }
 }

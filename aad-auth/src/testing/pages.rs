@@ -100,11 +100,8 @@ fn hidden(name: &str, value: &str) -> String {
 /// `Location` = `uri` with `pairs` added to its query.
 fn redirect_to(uri: &str, pairs: &[(&str, &str)]) -> Option<HttpResponse> {
     let mut url = url::Url::parse(uri).ok()?;
-    {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in pairs {
-            query.append_pair(name, value);
-        }
+    if !pairs.is_empty() {
+        url.query_pairs_mut().extend_pairs(pairs);
     }
     Some(
         HttpResponse::Found()

@@ -252,7 +252,8 @@ impl TokenBuilder {
     }
 
     /// An id_token for `user` signing in to `client_id`, carrying `nonce` when the authorize
-    /// request had one.
+    /// request had one, and the user's `roles` and `groups` (past the limit, the overage
+    /// indicator) as an app with group claims configured receives them.
     pub(crate) fn id_token_for(mut self, user: &TestUser, client_id: &str, nonce: Option<&str>) -> Self {
         let now = self.now();
         let tid = self.shared.tenant_id.clone();
@@ -277,7 +278,7 @@ impl TokenBuilder {
             self.claims
                 .insert("idp".into(), json!(format!("https://sts.windows.net/{}/", self.shared.guest_home_tenant)));
         }
-        self
+        self.roles(user.roles.clone()).groups(user.groups.clone())
     }
 
     /// Sets `iat`, `nbf` and `exp`.
