@@ -33,14 +33,17 @@ fn env_or(name: &str, default: &str) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
     let host = env_or("HOST", "127.0.0.1");
     let port: u16 = env_or("PORT", "8000").parse().map_err(|_| "PORT must be a port number")?;
     let workers: usize = match std::env::var("WORKERS") {
-        Ok(value) if !value.trim().is_empty() => value.trim().parse().map_err(|_| "WORKERS must be a positive number")?,
+        Ok(value) if !value.trim().is_empty() => {
+            value.trim().parse().map_err(|_| "WORKERS must be a positive number")?
+        }
         _ => std::thread::available_parallelism().map_or(1, usize::from),
     };
     let auth = AadAuth::bearer_only(AadAuthConfig::from_env()?)?;

@@ -11,6 +11,8 @@ use crate::clock::{self, SharedClock};
 use crate::config::AadAuthConfig;
 use crate::error::{AuthError, Error, ErrorPages, ResponseContext};
 use crate::keys::KeyStore;
+use crate::login::Login;
+use crate::session::Sessions;
 use crate::token::{TokenError, TokenValidator, VerifiedToken};
 use crate::user::User;
 
@@ -27,6 +29,7 @@ pub(crate) struct Inner {
     login_url: String,
     sessions: Option<Arc<dyn SessionReader>>,
     pages: Option<Arc<dyn ErrorPages>>,
+    login: Option<Arc<Login>>,
 }
 
 /// Entra ID authentication for an Actix-web app: configuration, signing keys, the token
@@ -97,7 +100,7 @@ impl AadAuthBuilder {
         let http =
             crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
         let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), config.jwks_cache_ttl());
-        let validator = TokenValidator::new(&config, keys.clone(), self.clock);
+        let validator = TokenValidator::new(&config, keys.clone(), self.clock.clone());
         if config.enabled() {
             keys.spawn_background_refresh();
         } else {
@@ -108,8 +111,15 @@ impl AadAuthBuilder {
         let realm =
             if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
         let login_url = config.routes().login_ui.clone();
-        let _ = self.bearer_only;
-        Ok(AadAuth { inner: Arc::new(Inner { config, validator, realm, login_url, sessions: None, pages: None }) })
+        let login = if self.bearer_only {
+            None
+        } else {
+            let sessions = Arc::new(Sessions::new(&config, self.clock.clone())?);
+            Some(Arc::new(Login::new(&config, sessions)?))
+        };
+        let sessions = login.as_ref().map(|login| login.sessions.clone() as Arc<dyn SessionReader>);
+        let pages = login.as_ref().map(|login| login.pages.clone() as Arc<dyn ErrorPages>);
+        Ok(AadAuth { inner: Arc::new(Inner { config, validator, realm, login_url, sessions, pages, login }) })
     }
 }
 
@@ -131,6 +141,8 @@ impl AadAuth {
     }
 
     /// Builds for bearer tokens only (no sessions or login routes; `SESSION_SECRET` not needed).
+    /// [`AadAuth::new`] and [`AadAuth::from_env`] build the browser login too, and need
+    /// `SESSION_SECRET` (or `AUTH_DEV_MODE=true`).
     ///
     /// # Errors
     /// A set-up problem.
@@ -147,6 +159,9 @@ impl AadAuth {
     pub fn configure(&self) -> impl FnOnce(&mut ServiceConfig) + 'static {
         let auth = self.clone();
         move |cfg: &mut ServiceConfig| {
+            if let Some(login) = auth.inner.login.clone() {
+                crate::login::configure(cfg, &auth, &login);
+            }
             cfg.app_data(auth);
         }
     }
@@ -172,6 +187,10 @@ impl AadAuth {
     /// Why the token was refused.
     pub async fn validate_bearer(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
         self.inner.validator.validate(token).await
+    }
+
+    pub(crate) fn login(&self) -> Option<&Arc<Login>> {
+        self.inner.login.as_ref()
     }
 
     pub(crate) fn sessions(&self) -> Option<&Arc<dyn SessionReader>> {

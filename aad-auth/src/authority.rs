@@ -206,6 +206,17 @@ impl IssuerPolicy {
         }
     }
 
+    /// Whether `iss` is this authority's v2 issuer for some tenant (RFC 9207 `iss` parameter):
+    /// the issuer itself, or the template with a GUID in place of `{tenantid}`.
+    pub(crate) fn is_issuer_of_some_tenant(&self, iss: &str) -> bool {
+        match self.v2.split_once(TENANT_TEMPLATE) {
+            None => iss == self.v2,
+            Some((prefix, suffix)) => {
+                iss.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(suffix)).is_some_and(is_guid)
+            }
+        }
+    }
+
     /// `https://sts.windows.net/{tid}/`.
     pub(crate) fn v1_issuer(&self, tid: &str) -> String {
         format!("{}/{tid}/", self.sts)

@@ -113,8 +113,9 @@ pub(crate) struct ResponseContext<'a> {
 
 /// Renders HTML error pages for browsers (the login UI provides one).
 pub(crate) trait ErrorPages: Send + Sync {
-    /// An HTML page for `status` with a fixed `title` and `description`.
-    fn render_error(&self, status: StatusCode, title: &str, description: &str) -> Option<String>;
+    /// A complete HTML error response (page headers and CSP included) for `status` with a fixed
+    /// `title` and `description`.
+    fn error_page(&self, status: StatusCode, title: &str, description: &str) -> HttpResponse;
 }
 
 /// Builds the HTTP response for an [`AuthError`].
@@ -132,29 +133,30 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish();
     }
-    let mut response = HttpResponse::build(status);
-    response.insert_header((header::CACHE_CONTROL, "no-store"));
+    let html = match context.pages {
+        Some(pages) if prefers_html(req) => {
+            Some(pages.error_page(status, status.canonical_reason().unwrap_or("Error"), error.description()))
+        }
+        _ => None,
+    };
+    let mut response = match html {
+        Some(page) => page,
+        None => HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(ErrorBody {
+            error: error.code().unwrap_or(match error {
+                AuthError::MissingCredentials => "unauthorized",
+                _ => "server_error",
+            }),
+            error_description: error.description(),
+            status: status.as_u16(),
+        }),
+    };
     if let Some(challenge) = challenge(error, context.realm) {
-        response.insert_header((header::WWW_AUTHENTICATE, challenge));
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     }
     if let AuthError::KeysUnavailable = error {
-        response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     }
-    if prefers_html(req)
-        && let Some(page) = context.pages.and_then(|pages| {
-            pages.render_error(status, status.canonical_reason().unwrap_or("Error"), error.description())
-        })
-    {
-        return response.content_type("text/html; charset=utf-8").body(page);
-    }
-    response.json(ErrorBody {
-        error: error.code().unwrap_or(match error {
-            AuthError::MissingCredentials => "unauthorized",
-            _ => "server_error",
-        }),
-        error_description: error.description(),
-        status: status.as_u16(),
-    })
+    response
 }
 
 /// The one JSON error shape.

@@ -114,9 +114,9 @@ impl AadAuth {
             None => match policy.allows_session().then_some(()) {
                 Some(()) => match self.request_session(req, &cache).await {
                     Some(user) => AuthenticationState::from_session(user),
-                    None => return Err(missing(policy)),
+                    None => return Err(missing(policy, req)),
                 },
-                None => return Err(missing(policy)),
+                None => return Err(missing(policy, req)),
             },
         };
         if let (Some(user), Some(source)) = (state.user(), state.source()) {
@@ -129,10 +129,12 @@ impl AadAuth {
     }
 }
 
-fn missing(policy: &Policy) -> AuthError {
+/// No credential: browsers on pages go to the login UI; API clients (and non-browser callers of
+/// pages, chosen by `Accept`) get a 401 challenge.
+fn missing(policy: &Policy, req: &HttpRequest) -> AuthError {
     match policy.kind() {
-        GuardKind::Page => AuthError::LoginRequired,
-        GuardKind::Api => AuthError::MissingCredentials,
+        GuardKind::Page if crate::error::prefers_html(req) => AuthError::LoginRequired,
+        GuardKind::Page | GuardKind::Api => AuthError::MissingCredentials,
     }
 }
 

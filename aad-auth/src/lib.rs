@@ -20,9 +20,11 @@ mod guard;
 mod http;
 mod keys;
 mod log_safe;
+mod login;
 mod policy;
 pub mod redirect;
 pub mod secret;
+mod session;
 mod state;
 #[cfg(feature = "testing")]
 pub mod testing;

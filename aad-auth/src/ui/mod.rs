@@ -98,8 +98,6 @@
 //! * logout confirmation: `logout_url`, `cancel_url`, `user_name`, `csrf_token`;
 //! * signed out: `login_url`, `home_url`.
 
-// Until the login routes call into this module, only the preview (feature `testing`) does.
-#![cfg_attr(not(feature = "testing"), allow(dead_code))]
 
 mod assets;
 #[cfg(feature = "testing")]
@@ -645,7 +643,7 @@ impl Pages {
 }
 
 impl ErrorPages for Pages {
-    fn render_error(&self, status: StatusCode, title: &str, description: &str) -> Option<String> {
+    fn error_page(&self, status: StatusCode, title: &str, description: &str) -> HttpResponse {
         let view = ErrorView {
             status: status.as_u16(),
             title,
@@ -653,7 +651,7 @@ impl ErrorPages for Pages {
             login_url: Some(&self.login_ui),
             home_url: &self.home,
         };
-        Some(Pages::render_error(self, &view))
+        self.html_response(status, Pages::render_error(self, &view))
     }
 }
 

@@ -374,7 +374,11 @@ fn error_pages_for_auth_errors_use_the_configured_routes() {
     };
     let config = AadAuthConfig::builder(CLIENT, TENANT).routes(routes).build().unwrap();
     let pages = Pages::new(&config).unwrap();
-    let html = ErrorPages::render_error(&pages, StatusCode::FORBIDDEN, "Forbidden", XSS).unwrap();
+    let response = ErrorPages::error_page(&pages, StatusCode::FORBIDDEN, "Forbidden", XSS);
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().get("content-security-policy").is_some(), "error pages carry the CSP");
+    let body = actix_web::body::to_bytes(response.into_body());
+    let html = String::from_utf8(futures_util::FutureExt::now_or_never(body).unwrap().unwrap().to_vec()).unwrap();
     assert!(html.contains("Error 403") && html.contains("<h1>Forbidden</h1>"));
     assert!(html.contains("href=\"&#x2f;signin\"") && html.contains("href=\"&#x2f;app\""), "{html}");
     assert_escaped(&html);

@@ -14,6 +14,8 @@ pub struct MockState {
     pub discovery_raw: Mutex<Option<(u16, String)>>,
     pub jwks: Mutex<Value>,
     pub jwks_raw: Mutex<Option<(u16, String)>>,
+    pub token_response: Mutex<Option<(u16, String)>>,
+    pub token_requests: Mutex<Vec<String>>,
     pub discovery_hits: AtomicU64,
     pub jwks_hits: AtomicU64,
     pub other_hits: AtomicU64,
@@ -55,6 +57,7 @@ impl MockIdp {
                         .app_data(data.clone())
                         .route("/{tid}/v2.0/.well-known/openid-configuration", web::get().to(discovery))
                         .route("/{tid}/keys", web::get().to(jwks))
+                        .route("/{tid}/oauth2/v2.0/token", web::post().to(token))
                         .default_service(web::to(other))
                 })
                 .workers(1)
@@ -90,6 +93,16 @@ impl MockIdp {
         *self.state.jwks_raw.lock().unwrap() = Some((status, body.into()));
     }
 
+    /// What the token endpoint answers next (status and JSON body).
+    pub fn set_token_response(&self, status: u16, body: impl Into<String>) {
+        *self.state.token_response.lock().unwrap() = Some((status, body.into()));
+    }
+
+    /// Form bodies the token endpoint received.
+    pub fn token_requests(&self) -> Vec<String> {
+        self.state.token_requests.lock().unwrap().clone()
+    }
+
     pub fn discovery_hits(&self) -> u64 {
         self.state.discovery_hits.load(Ordering::Relaxed)
     }
@@ -117,6 +130,14 @@ async fn jwks(state: web::Data<MockState>) -> HttpResponse {
         return raw(status, body);
     }
     HttpResponse::Ok().json(state.jwks.lock().unwrap().clone())
+}
+
+async fn token(state: web::Data<MockState>, body: web::Bytes) -> HttpResponse {
+    state.token_requests.lock().unwrap().push(String::from_utf8_lossy(&body).into_owned());
+    match state.token_response.lock().unwrap().clone() {
+        Some((status, body)) => raw(status, body),
+        None => HttpResponse::BadRequest().json(json!({"error": "invalid_grant"})),
+    }
 }
 
 async fn other(state: web::Data<MockState>) -> HttpResponse {

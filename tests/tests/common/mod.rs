@@ -3,6 +3,8 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 pub mod mock_idp;
+pub mod redis_server;
+pub mod site;
 
 use std::sync::Arc;
 

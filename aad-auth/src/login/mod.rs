@@ -1,0 +1,474 @@
+//! The browser login: the login page, authorization code + PKCE with state and nonce, the
+//! callback, logout, the user page and its token route, and the login UI's assets.
+
+mod oidc;
+mod origin;
+mod transaction;
+
+use std::sync::Arc;
+
+use actix_session::{Session, SessionExt as _};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::json;
+
+use crate::aad::AadAuth;
+use crate::error::Error;
+use crate::log_safe::clip;
+use crate::policy::{Forbidden, Policy, check_app_wide};
+use crate::redirect::sanitize;
+use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
+use crate::ui::{ErrorView, LoginView, LogoutView, Pages, UserView};
+pub(crate) use origin::public_base;
+use transaction::Transaction;
+
+/// Query values longer than this are refused before any lookup (authorization codes and states
+/// are a few hundred bytes).
+const MAX_PARAM_LEN: usize = 4096;
+/// An access token this close to expiry is refreshed before `/me/token` hands it out.
+const REFRESH_MARGIN_SECONDS: i64 = 60;
+
+/// The browser-login layer, built once.
+pub(crate) struct Login {
+    pub(crate) sessions: Arc<Sessions>,
+    pub(crate) pages: Arc<Pages>,
+    http: reqwest::Client,
+    /// States already redeemed, so that a copied transaction cookie cannot replay a callback.
+    consumed: quick_cache::sync::Cache<String, ()>,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login").field("sessions", &self.sessions).finish_non_exhaustive()
+    }
+}
+
+impl Login {
+    pub(crate) fn new(config: &crate::AadAuthConfig, sessions: Arc<Sessions>) -> Result<Self, Error> {
+        let pages = Arc::new(Pages::new(config)?);
+        let http = reqwest::Client::builder()
+            .timeout(crate::http::TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(0);
+        let http = match config.ca_pem() {
+            Some(pem) => reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::Setup { component: "login HTTP client", reason: e.to_string() })?
+                .into_iter()
+                .fold(http, reqwest::ClientBuilder::add_root_certificate),
+            None => http,
+        };
+        let http = http.build().map_err(|e| Error::Setup { component: "login HTTP client", reason: e.to_string() })?;
+        Ok(Self { sessions, pages, http, consumed: quick_cache::sync::Cache::new(100_000) })
+    }
+}
+
+/// Mounts the login routes; each is wrapped in the session middleware.
+pub(crate) fn configure(cfg: &mut ServiceConfig, auth: &AadAuth, login: &Login) {
+    let routes = auth.config().routes().clone();
+    let session = || login.sessions.middleware();
+    cfg.service(web::resource(routes.login_ui.clone()).wrap(session()).route(web::get().to(login_page)))
+        .service(web::resource(routes.oauth_login()).wrap(session()).route(web::get().to(start)))
+        .service(web::resource(routes.oauth_callback()).wrap(session()).route(web::get().to(callback)))
+        .service(
+            web::resource(routes.logout.clone())
+                .wrap(session())
+                .route(web::get().to(logout_confirm))
+                .route(web::post().to(logout)),
+        )
+        .service(
+            web::resource(format!("{}/{{asset:.*}}", routes.static_path.trim_end_matches('/')))
+                .route(web::get().to(static_asset)),
+        );
+    if let (Some(user), Some(token)) = (routes.user.clone(), routes.user_token()) {
+        cfg.service(web::resource(user).wrap(session()).route(web::get().to(user_page)))
+            .service(web::resource(token).wrap(session()).route(web::get().to(user_token)));
+    }
+}
+
+fn context(req: &HttpRequest) -> Option<(AadAuth, Arc<Login>)> {
+    let auth = req.app_data::<AadAuth>()?.clone();
+    let login = auth.login()?.clone();
+    Some((auth, login))
+}
+
+fn not_configured() -> HttpResponse {
+    tracing::error!("a login route ran without AadAuth::configure");
+    HttpResponse::InternalServerError().finish()
+}
+
+fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+fn login_route_exclusions(auth: &AadAuth) -> Vec<String> {
+    let routes = auth.config().routes();
+    vec![routes.login_ui.clone(), routes.oauth_base.clone(), routes.logout.clone()]
+}
+
+/// The checked post-login target from `?redirect=`.
+fn target(auth: &AadAuth, req: &HttpRequest) -> String {
+    let excluded = login_route_exclusions(auth);
+    let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
+    let requested = query_param(req, "redirect");
+    sanitize(requested.as_deref(), &excluded, &auth.config().routes().home).to_owned()
+}
+
+fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn error_page(auth: &AadAuth, login: &Login, status: StatusCode, title: &str, description: &str) -> HttpResponse {
+    let routes = auth.config().routes();
+    let view = ErrorView {
+        status: status.as_u16(),
+        title,
+        description,
+        login_url: Some(&routes.login_ui),
+        home_url: &routes.home,
+    };
+    login.pages.html_response(status, login.pages.render_error(&view))
+}
+
+fn record_of(session: &Session, sessions: &Sessions) -> Option<SessionRecord> {
+    let record = session.get::<SessionRecord>(USER_KEY).ok().flatten()?;
+    sessions.is_live(&record).then_some(record)
+}
+
+async fn login_page(req: HttpRequest) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let routes = auth.config().routes();
+    if record_of(&req.get_session(), &login.sessions).is_some() {
+        return redirect(&routes.home);
+    }
+    let target = target(&auth, &req);
+    let login_url = format!(
+        "{}?redirect={}",
+        routes.oauth_login(),
+        url::form_urlencoded::byte_serialize(target.as_bytes()).collect::<String>()
+    );
+    // Only fixed messages: the `error` parameter is attacker-controlled.
+    let error = match query_param(&req, "error").as_deref() {
+        Some("session_expired") => Some("Your session has ended. Please sign in again."),
+        Some(_) => Some("Sign-in did not complete. Please try again."),
+        None => None,
+    };
+    let view = LoginView { login_url: &login_url, error, explanation: None, copyright: None };
+    login.pages.html_response(StatusCode::OK, login.pages.render_login(&view))
+}
+
+async fn start(req: HttpRequest) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let config = auth.config();
+    if !auth.keys().ensure_loaded().await {
+        return error_page(
+            &auth,
+            &login,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in unavailable",
+            "The identity provider cannot be reached right now. Please try again in a moment.",
+        );
+    }
+    let Some(metadata) = auth.keys().metadata() else { return not_configured() };
+    let target = target(&auth, &req);
+    let redirect_uri = origin::redirect_uri(config, &req);
+    let authorization = match oidc::authorize(config, &metadata, &redirect_uri) {
+        Ok(authorization) => authorization,
+        Err(reason) => {
+            tracing::error!(%reason, "cannot build the authorize request");
+            return error_page(
+                &auth,
+                &login,
+                StatusCode::BAD_GATEWAY,
+                "Sign-in unavailable",
+                "The identity provider's configuration is not usable.",
+            );
+        }
+    };
+    tracing::debug!(redirect_uri = %redirect_uri, "starting a login");
+    let mut pending = transaction::pending(&req, &login.sessions);
+    pending.push(Transaction {
+        state: authorization.state,
+        nonce: authorization.nonce,
+        verifier: authorization.verifier,
+        redirect_uri,
+        target,
+        created_at: login.sessions.now(),
+    });
+    HttpResponse::Found()
+        .insert_header((header::LOCATION, authorization.url.as_str()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .cookie(transaction::cookie(&login.sessions, pending, &config.routes().oauth_base))
+        .finish()
+}
+
+/// The callback: every check that does not need the identity provider runs before the code is
+/// redeemed, and nothing is stored until the id_token has been validated.
+async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let bad = |description: &str| error_page(&auth, &login, StatusCode::BAD_REQUEST, "Sign-in failed", description);
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
+    if params.iter().any(|(_, value)| value.len() > MAX_PARAM_LEN) {
+        return bad("The sign-in response is malformed.");
+    }
+    let param = |name: &str| params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let mut pending = transaction::pending(&req, &login.sessions);
+    let matched = param("state").and_then(|state| pending.iter().position(|tx| tx.state == state));
+    let cookie_path = auth.config().routes().oauth_base.clone();
+    let with_cookie = |mut response: HttpResponse, pending: Vec<Transaction>| {
+        let _ = response.add_cookie(&transaction::cookie(&login.sessions, pending, &cookie_path));
+        no_referrer(response)
+    };
+
+    if let Some(error) = param("error") {
+        tracing::info!(error = %clip(error), "the identity provider returned an error to the callback");
+        if let Some(index) = matched {
+            pending.remove(index);
+        }
+        let response = bad("The sign-in was cancelled or refused by the identity provider.");
+        return with_cookie(response, pending);
+    }
+    let (Some(code), Some(_)) = (param("code"), param("state")) else {
+        return no_referrer(bad("The sign-in response is incomplete."));
+    };
+    let Some(index) = matched else {
+        return no_referrer(bad(
+            "This sign-in response does not belong to a sign-in started in this browser, or it has expired.",
+        ));
+    };
+    let tx = pending.remove(index);
+    if login.consumed.get(&tx.state).is_some() {
+        return with_cookie(bad("This sign-in response has already been used."), pending);
+    }
+    login.consumed.insert(tx.state.clone(), ());
+    let Some(metadata) = auth.keys().metadata() else {
+        return with_cookie(
+            error_page(
+                &auth,
+                &login,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in unavailable",
+                "The identity provider cannot be reached right now.",
+            ),
+            pending,
+        );
+    };
+    // RFC 9207: when the provider names itself, it must be the expected issuer.
+    if let Some(iss) = param("iss")
+        && let Some(policy) = auth.keys().issuer_policy()
+        && !policy.is_issuer_of_some_tenant(iss)
+    {
+        return with_cookie(bad("The sign-in response came from an unexpected identity provider."), pending);
+    }
+
+    let tokens =
+        match oidc::exchange_code(auth.config(), &metadata, &login.http, code, &tx.verifier, &tx.redirect_uri).await {
+            Ok(tokens) => tokens,
+            Err(oidc::ExchangeError::Refused(error)) => {
+                tracing::info!(error = %clip(&error), "the token endpoint refused the authorization code");
+                return with_cookie(bad("The sign-in could not be completed. Please try again."), pending);
+            }
+            Err(oidc::ExchangeError::Upstream(reason)) => {
+                tracing::warn!(%reason, "the token endpoint failed");
+                let response = error_page(
+                    &auth,
+                    &login,
+                    StatusCode::BAD_GATEWAY,
+                    "Sign-in failed",
+                    "The identity provider did not complete the sign-in. Please try again.",
+                );
+                return with_cookie(response, pending);
+            }
+        };
+    let Some(id_token) = tokens.id_token.as_deref() else {
+        tracing::warn!("the token response has no id_token");
+        return with_cookie(
+            error_page(
+                &auth,
+                &login,
+                StatusCode::BAD_GATEWAY,
+                "Sign-in failed",
+                "The identity provider did not identify the user.",
+            ),
+            pending,
+        );
+    };
+    let claims = match auth.validator().validate_id_token(id_token, &tx.nonce).await {
+        Ok(claims) => claims,
+        Err(error) => {
+            tracing::warn!(reason = %error, "id_token refused at login");
+            return with_cookie(bad("The sign-in response could not be verified."), pending);
+        }
+    };
+    if let Err(reason) = check_app_wide(&claims.user, auth.config().roles(), auth.config().allow_guests()) {
+        let response = error_page(&auth, &login, StatusCode::FORBIDDEN, "Access denied", forbidden_text(reason));
+        return with_cookie(response, pending);
+    }
+
+    // A new session id at the privilege change (session fixation).
+    session.renew();
+    let sid = random_id();
+    let bound = tokens.refresh_token.is_none().then_some(claims.expires_at);
+    let (record, groups) = login.sessions.record_for(sid.clone(), claims.user, bound);
+    let now = login.sessions.now();
+    let entry = TokenEntry {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_at: now + i64::try_from(tokens.expires_in.unwrap_or(3600)).unwrap_or(3600),
+        scope: tokens.scope,
+        groups,
+        session_expires_at: record.expires_at,
+    };
+    if session.insert(USER_KEY, &record).is_err() {
+        return with_cookie(HttpResponse::InternalServerError().finish(), pending);
+    }
+    login.sessions.tokens.put(&sid, entry).await;
+    tracing::info!(oid = %record.user.oid, tid = %record.user.tid, "signed in");
+    with_cookie(redirect(&tx.target), pending)
+}
+
+fn forbidden_text(reason: Forbidden) -> &'static str {
+    match reason {
+        Forbidden::Guest => "Guest accounts cannot sign in to this application.",
+        _ => "Your account does not have a role this application requires.",
+    }
+}
+
+/// The callback page must not leak the code or state through `Referer`.
+fn no_referrer(mut response: HttpResponse) -> HttpResponse {
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let routes = auth.config().routes();
+    let record = record_of(&session, &login.sessions);
+    let view = LogoutView {
+        logout_url: &routes.logout,
+        cancel_url: &routes.home,
+        user_name: record.as_ref().map(|r| r.user.display_name()),
+        csrf_token: None,
+    };
+    login.pages.html_response(StatusCode::OK, login.pages.render_logout_confirm(&view))
+}
+
+/// POST logout: ends the session and its cached tokens, then Entra's session. Cross-site posts
+/// are refused (the SameSite cookie is not sent on them anyway).
+async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let config = auth.config();
+    let base = public_base(config, &req);
+    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && origin != "null"
+        && !base.starts_with(origin)
+    {
+        return error_page(
+            &auth,
+            &login,
+            StatusCode::FORBIDDEN,
+            "Sign-out refused",
+            "Sign-out requests must come from this site.",
+        );
+    }
+    if let Ok(Some(record)) = session.get::<SessionRecord>(USER_KEY) {
+        login.sessions.tokens.remove(&record.sid).await;
+        tracing::info!(oid = %record.user.oid, "signed out");
+    }
+    session.purge();
+    let post_logout = format!("{base}{}", config.routes().post_logout);
+    let location = match auth.keys().metadata().and_then(|m| m.end_session_endpoint.clone()) {
+        Some(mut end_session) => {
+            end_session
+                .query_pairs_mut()
+                .append_pair("post_logout_redirect_uri", &post_logout)
+                .append_pair("client_id", config.client_id());
+            end_session.to_string()
+        }
+        None => config.routes().post_logout.clone(),
+    };
+    redirect(&location)
+}
+
+async fn user_page(req: HttpRequest) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let state = match auth.authorize(&req, &Policy::page()).await {
+        Ok(state) => state,
+        Err(error) => return auth.error_response(&error, &req),
+    };
+    let routes = auth.config().routes();
+    let Some(user) = state.user() else { return redirect(&routes.home) };
+    let token_url = routes.user_token();
+    let view = UserView {
+        user,
+        token_url: (state.source() == Some(crate::AuthSource::Session)).then_some(token_url.as_deref()).flatten(),
+        logout_url: &routes.logout,
+        home_url: &routes.home,
+        csrf_token: None,
+    };
+    login.pages.html_response(StatusCode::OK, login.pages.render_user(&view))
+}
+
+/// The signed-in user's access token, refreshed when it is about to expire.
+async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
+    let Some((auth, login)) = context(&req) else { return not_configured() };
+    let config = auth.config();
+    let login_url = format!(
+        "{}?redirect={}",
+        config.routes().login_ui,
+        url::form_urlencoded::byte_serialize(config.routes().user.as_deref().unwrap_or("/").as_bytes())
+            .collect::<String>()
+    );
+    let login_required = |description: &str| {
+        HttpResponse::Unauthorized()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(json!({ "error": "login_required", "error_description": description, "status": 401, "login_url": login_url }))
+    };
+    let Some(record) = record_of(&session, &login.sessions) else { return login_required("Sign in to get a token.") };
+    let Some(mut entry) = login.sessions.tokens.get(&record.sid).await else {
+        return login_required("This session's tokens are no longer available; sign in again.");
+    };
+    let now = login.sessions.now();
+    if entry.expires_at - REFRESH_MARGIN_SECONDS <= now {
+        let (Some(refresh_token), Some(metadata)) = (entry.refresh_token.clone(), auth.keys().metadata()) else {
+            return login_required("The token has expired; sign in again.");
+        };
+        let redirect_uri = origin::redirect_uri(config, &req);
+        match oidc::refresh(config, &metadata, &login.http, &refresh_token, &redirect_uri).await {
+            Ok(tokens) => {
+                entry.access_token = tokens.access_token;
+                entry.refresh_token = tokens.refresh_token.or(Some(refresh_token));
+                entry.expires_at = now + i64::try_from(tokens.expires_in.unwrap_or(3600)).unwrap_or(3600);
+                if !tokens.scope.is_empty() {
+                    entry.scope = tokens.scope;
+                }
+                login.sessions.tokens.put(&record.sid, entry.clone()).await;
+            }
+            Err(error) => {
+                tracing::info!(?error, "refreshing the session's token failed");
+                return login_required("The token could not be refreshed; sign in again.");
+            }
+        }
+    }
+    HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
+        "token_type": "Bearer",
+        "access_token": entry.access_token,
+        "expires_in": (entry.expires_at - now).max(0),
+        "expires_on": entry.expires_at,
+        "scope": entry.scope,
+    }))
+}
+
+async fn static_asset(req: HttpRequest) -> HttpResponse {
+    let Some((_, login)) = context(&req) else { return not_configured() };
+    let asset = req.match_info().get("asset").unwrap_or_default().to_owned();
+    login.pages.static_response(&asset)
+}

@@ -1,0 +1,84 @@
+//! Two app instances sharing a real Redis: a login on one is a login on both, `/me/token`
+//! works on either, and a logout on one ends the session everywhere (S7c with a server-side
+//! store).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use aad_auth::config::{SessionConfig, SessionStoreKind};
+use aad_auth::testing::Tenant;
+use common::redis_server::RedisServer;
+use common::site::{Browser, Site};
+
+fn redis_session(url: &str) -> SessionConfig {
+    let mut session = SessionConfig::default();
+    session.https_only = false;
+    session.store = SessionStoreKind::Redis(url::Url::parse(url).unwrap());
+    session
+}
+
+#[actix_web::test]
+async fn login_on_one_instance_is_a_login_on_both_and_logout_ends_both() {
+    let redis = RedisServer::start();
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
+    let url = redis.url();
+    let a = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    let b = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    let browser = Browser::new();
+
+    let hops = browser.follow(&format!("{}?redirect=%2Ftest", a.url("/oauth/aad/login")), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    assert!(hops.last().unwrap().url.starts_with(&a.base));
+
+    // Cookies are per host, not per port: the same browser is now signed in on B too.
+    let on_b = browser.get(&b.url("/api/session")).await;
+    assert_eq!(on_b.status, 200, "{on_b:?}");
+    assert_eq!(on_b.json()["name"], "Alice Example");
+    let token = browser.get(&b.url("/me/token")).await;
+    assert_eq!(token.status, 200, "B reads the tokens A cached: {token:?}");
+    let access_token = token.json()["access_token"].as_str().unwrap().to_owned();
+    let api = reqwest::Client::new().get(a.url("/api/hello")).bearer_auth(&access_token).send().await.unwrap();
+    assert_eq!(api.status().as_u16(), 200);
+
+    // Tokens are encrypted at rest.
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg("aad-auth:*").query_async(&mut connection).await.unwrap();
+    assert!(
+        keys.iter().any(|k| k.starts_with("aad-auth:tokens:"))
+            && keys.iter().any(|k| k.starts_with("aad-auth:session:")),
+        "{keys:?}"
+    );
+    for key in &keys {
+        let value: String = redis::cmd("GET").arg(key).query_async(&mut connection).await.unwrap();
+        assert!(!value.contains(&access_token), "{key} holds a plaintext token");
+    }
+
+    let pre_logout_cookie = browser.cookies_for(&a.url("/"));
+    let out = browser.send(browser.client.post(a.url("/logout"))).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(browser.get(&b.url("/api/session")).await.status, 401, "logout on A ends the session on B");
+    // S7c: replaying the cookie from before the logout no longer resolves.
+    let replay = Browser::new()
+        .send(reqwest::Client::new().get(b.url("/api/session")).header("cookie", pre_logout_cookie))
+        .await;
+    assert_eq!(replay.status, 401, "the server-side session is gone");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("aad-auth:*").query_async(&mut connection).await.unwrap();
+    assert!(keys.is_empty(), "session and tokens deleted from Redis: {keys:?}");
+}
+
+#[actix_web::test]
+async fn a_restarted_instance_keeps_redis_sessions() {
+    let redis = RedisServer::start();
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
+    let url = redis.url();
+    let browser = Browser::new();
+    {
+        let first = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+        let hops = browser.follow(&first.url("/oauth/aad/login"), 6).await;
+        assert_eq!(hops.last().unwrap().status, 200);
+    }
+    let restarted = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    assert_eq!(browser.get(&restarted.url("/api/session")).await.status, 200);
+    assert_eq!(browser.get(&restarted.url("/me/token")).await.status, 200);
+}
