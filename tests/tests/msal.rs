@@ -103,6 +103,8 @@ async fn start_bench_server(tenant: &Tenant, http: &reqwest::Client) -> (KillOnD
         .env("AAD_CLIENT_ID", tenant.api_app().client_id)
         .env("AAD_OPENID_CONFIG_URL", tenant.openid_config_url())
         .env("AAD_CA_FILE", tenant.ca_cert_path().expect("https tenant"))
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("bench_server log file"))
         .spawn()
