@@ -30,6 +30,8 @@ pub(crate) struct Inner {
     sessions: Option<Arc<dyn SessionReader>>,
     pages: Option<Arc<dyn ErrorPages>>,
     login: Option<Arc<Login>>,
+    #[cfg(feature = "openapi")]
+    docs: std::sync::OnceLock<Arc<crate::openapi::Docs>>,
 }
 
 /// Entra ID authentication for an Actix-web app: configuration, signing keys, the token
@@ -119,7 +121,19 @@ impl AadAuthBuilder {
         };
         let sessions = login.as_ref().map(|login| login.sessions.clone() as Arc<dyn SessionReader>);
         let pages = login.as_ref().map(|login| login.pages.clone() as Arc<dyn ErrorPages>);
-        Ok(AadAuth { inner: Arc::new(Inner { config, validator, realm, login_url, sessions, pages, login }) })
+        Ok(AadAuth {
+            inner: Arc::new(Inner {
+                config,
+                validator,
+                realm,
+                login_url,
+                sessions,
+                pages,
+                login,
+                #[cfg(feature = "openapi")]
+                docs: std::sync::OnceLock::new(),
+            }),
+        })
     }
 }
 
@@ -162,6 +176,10 @@ impl AadAuth {
             if let Some(login) = auth.inner.login.clone() {
                 crate::login::configure(cfg, &auth, &login);
             }
+            #[cfg(feature = "openapi")]
+            if auth.inner.docs.get().is_some() {
+                crate::openapi::docs::configure(cfg);
+            }
             cfg.app_data(auth);
         }
     }
@@ -187,6 +205,38 @@ impl AadAuth {
     /// Why the token was refused.
     pub async fn validate_bearer(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
         self.inner.validator.validate(token).await
+    }
+
+    /// Serves `openapi` (with the security schemes and each guarded operation's requirement
+    /// added) at `/openapi.json`, with Swagger UI at `/docs` and ReDoc at `/redoc`, once
+    /// [`AadAuth::configure`] is applied. Call it before `HttpServer::new`; a second call is
+    /// ignored.
+    ///
+    /// ```no_run
+    /// use aad_auth::AadAuth;
+    /// use utoipa::OpenApi;
+    ///
+    /// #[derive(OpenApi)]
+    /// #[openapi(info(title = "My API"))]
+    /// struct ApiDoc;
+    ///
+    /// # fn main() -> Result<(), aad_auth::Error> {
+    /// let auth = AadAuth::from_env()?.with_openapi(ApiDoc::openapi());
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "openapi")]
+    #[must_use]
+    pub fn with_openapi(self, openapi: utoipa::openapi::OpenApi) -> Self {
+        let docs = Arc::new(crate::openapi::Docs::new(openapi, &self.inner.config));
+        if self.inner.docs.set(docs).is_err() {
+            tracing::warn!("AadAuth::with_openapi was called twice; the first document is served");
+        }
+        self
+    }
+
+    #[cfg(feature = "openapi")]
+    pub(crate) fn docs(&self) -> Option<&Arc<crate::openapi::Docs>> {
+        self.inner.docs.get()
     }
 
     pub(crate) fn login(&self) -> Option<&Arc<Login>> {

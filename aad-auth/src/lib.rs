@@ -21,6 +21,8 @@ mod http;
 mod keys;
 mod log_safe;
 mod login;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod policy;
 pub mod redirect;
 pub mod secret;

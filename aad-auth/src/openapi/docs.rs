@@ -1,0 +1,146 @@
+//! Serving the document and the two docs UIs from bundled files.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use utoipa::openapi::OpenApi;
+use utoipa_swagger_ui::{Config, oauth};
+
+use crate::aad::AadAuth;
+use crate::config::AadAuthConfig;
+
+/// Where the document and UIs are served.
+pub(crate) const OPENAPI_PATH: &str = "/openapi.json";
+const SWAGGER_PATH: &str = "/docs";
+const REDOC_PATH: &str = "/redoc";
+/// The Swagger UI OAuth2 redirect page (register `https://<host>/docs/oauth2-redirect` as a
+/// single-page-application redirect URI).
+pub(crate) const SWAGGER_REDIRECT_PATH: &str = "/docs/oauth2-redirect";
+
+const REDOC_JS: &[u8] = include_bytes!("vendor/redoc.standalone.js");
+
+/// The served document and the Swagger UI settings.
+pub(crate) struct Docs {
+    json: String,
+    client_id: String,
+    scopes: Vec<String>,
+    title: String,
+}
+
+impl std::fmt::Debug for Docs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Docs").field("title", &self.title).finish_non_exhaustive()
+    }
+}
+
+impl Docs {
+    /// Applies the security modifier and serialises the document once.
+    pub(crate) fn new(mut openapi: OpenApi, config: &AadAuthConfig) -> Self {
+        utoipa::Modify::modify(&super::AadAuthSecurity::from_config(config), &mut openapi);
+        let json = openapi.to_json().unwrap_or_else(|error| {
+            tracing::error!(%error, "cannot serialise the OpenAPI document");
+            "{}".to_owned()
+        });
+        Self {
+            json,
+            client_id: config.client_id().to_owned(),
+            scopes: config.scopes().to_vec(),
+            title: openapi.info.title.clone(),
+        }
+    }
+
+    /// Swagger UI's settings for this request: the redirect page on the origin the browser uses.
+    fn swagger_config(&self, req: &HttpRequest, auth: &AadAuth) -> Arc<Config<'static>> {
+        let base = crate::login::public_base(auth.config(), req);
+        let oauth = oauth::Config::new()
+            .client_id(&self.client_id)
+            .scopes(self.scopes.clone())
+            .use_pkce_with_authorization_code_grant(true);
+        Arc::new(
+            Config::with_oauth_config([OPENAPI_PATH], oauth)
+                .oauth2_redirect_url(format!("{base}{SWAGGER_REDIRECT_PATH}"))
+                .persist_authorization(false)
+                .try_it_out_enabled(true),
+        )
+    }
+}
+
+pub(crate) fn configure(cfg: &mut ServiceConfig) {
+    cfg.route(OPENAPI_PATH, web::get().to(openapi_json))
+        .route(SWAGGER_PATH, web::get().to(|| async { moved(&format!("{SWAGGER_PATH}/")) }))
+        .route(SWAGGER_REDIRECT_PATH, web::get().to(swagger_redirect_page))
+        .route(&format!("{SWAGGER_PATH}/{{tail:.*}}"), web::get().to(swagger_file))
+        .route(REDOC_PATH, web::get().to(redoc_page))
+        .route(&format!("{REDOC_PATH}/redoc.standalone.js"), web::get().to(redoc_js));
+}
+
+fn moved(location: &str) -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, location)).finish()
+}
+
+fn docs(req: &HttpRequest) -> Option<(AadAuth, Arc<Docs>)> {
+    let auth = req.app_data::<AadAuth>()?.clone();
+    let docs = auth.docs()?.clone();
+    Some((auth, docs))
+}
+
+async fn openapi_json(req: HttpRequest) -> HttpResponse {
+    match docs(&req) {
+        Some((_, docs)) => HttpResponse::Ok().content_type("application/json").body(docs.json.clone()),
+        None => HttpResponse::NotFound().finish(),
+    }
+}
+
+async fn swagger_file(req: HttpRequest) -> HttpResponse {
+    let Some((auth, docs)) = docs(&req) else { return HttpResponse::NotFound().finish() };
+    let tail = req.match_info().get("tail").unwrap_or_default().to_owned();
+    serve_swagger(&tail, docs.swagger_config(&req, &auth))
+}
+
+async fn swagger_redirect_page(req: HttpRequest) -> HttpResponse {
+    let Some((auth, docs)) = docs(&req) else { return HttpResponse::NotFound().finish() };
+    serve_swagger("oauth2-redirect.html", docs.swagger_config(&req, &auth))
+}
+
+fn serve_swagger(path: &str, config: Arc<Config<'static>>) -> HttpResponse {
+    match utoipa_swagger_ui::serve(path, config) {
+        Ok(Some(file)) => HttpResponse::Ok()
+            .content_type(file.content_type)
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .body(file.bytes.into_owned()),
+        Ok(None) => HttpResponse::NotFound().finish(),
+        Err(error) => {
+            tracing::error!(%error, "cannot serve a Swagger UI file");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+async fn redoc_page(req: HttpRequest) -> HttpResponse {
+    let Some((_, docs)) = docs(&req) else { return HttpResponse::NotFound().finish() };
+    let title = html_escape(&docs.title);
+    let page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{title} · ReDoc</title>\n</head>\n<body>\n<redoc spec-url=\"{OPENAPI_PATH}\"></redoc>\n\
+         <script src=\"{REDOC_PATH}/redoc.standalone.js\"></script>\n</body>\n</html>\n"
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(page)
+}
+
+async fn redoc_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(REDOC_JS)
+}
+
+fn html_escape(value: &str) -> String {
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}

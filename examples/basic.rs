@@ -1,0 +1,195 @@
+//! The demo: the original library's test server, in Rust.
+//!
+//! ```text
+//! cargo run --example basic
+//! ```
+//!
+//! * `/`: greets the signed-in user, or a guest (no guard; the ambient `AuthenticationState`)
+//! * `/hello`: `#[api_auth_required(allow_session)]` (bearer token or browser session)
+//! * `/test_auth_decorator?name=...`: bearer tokens only, with a query parameter
+//! * `/test`: an HTML page behind `#[auth_required]` (anonymous browsers go to the login page)
+//! * `/admin`: role `Admin`
+//! * `/docs` (Swagger UI with PKCE sign-in), `/redoc`, `/openapi.json`; `/login`, `/me`, `/logout`
+//!
+//! Without `AAD_CLIENT_ID`, the demo starts a local Entra ID tenant (`aad_auth::testing`) and
+//! runs against it offline; it honours the `DEV_TENANT_*` variables of `examples/dev_tenant`
+//! (port 8400 by default; `DEV_TENANT_PORT=0` picks a free one). With `AAD_CLIENT_ID`,
+//! `AAD_TENANT_ID`, `AAD_CLIENT_SECRET` and `SESSION_SECRET` set (environment or `.env`), it
+//! runs against that tenant. `HOST` and `PORT` choose the address (default 127.0.0.1:8000).
+
+use aad_auth::testing::{Tenant, TenantBuilder};
+use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, api_auth_required, auth_required};
+use actix_web::{App, HttpResponse, HttpServer, Responder, get, web};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::OpenApi;
+
+/// The API's documentation; the security requirements are added from the guards.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aad-auth demo", description = "The endpoints of `cargo run --example basic`."),
+    paths(hello, test_auth_decorator, admin)
+)]
+struct ApiDoc;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn page(title: &str, body: &str) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1>{body}<p><a href=\"/docs/\">API docs</a> · <a href=\"/me\">Me</a> · \
+         <a href=\"/test\">Protected page</a> · <a href=\"/logout\">Sign out</a></p></body></html>"
+    ))
+}
+
+/// Greets the signed-in user, or a guest.
+#[get("/")]
+async fn home(auth_state: AuthenticationState) -> impl Responder {
+    match auth_state.user() {
+        Some(user) => page(&format!("Hello, {}", escape(user.display_name())), "<p>You are signed in.</p>"),
+        None => page("Hello, guest", "<p><a href=\"/login\">Sign in</a> to see more.</p>"),
+    }
+}
+
+/// Says hello to any signed-in caller: a bearer token or a browser session.
+#[utoipa::path(responses((status = 200, description = "A greeting", body = Object, example = json!({"hello": "world"}))))]
+#[get("/hello")]
+#[api_auth_required(allow_session)]
+async fn hello() -> impl Responder {
+    HttpResponse::Ok().json(json!({ "hello": "world" }))
+}
+
+/// The query of `/test_auth_decorator`.
+#[derive(Deserialize, Serialize, utoipa::IntoParams)]
+struct NameQuery {
+    /// Who to greet.
+    name: Option<String>,
+}
+
+/// Bearer tokens only (a session cookie is not enough), with a query parameter.
+#[utoipa::path(params(NameQuery), responses((status = 200, description = "The caller and the name")))]
+#[get("/test_auth_decorator")]
+#[api_auth_required]
+async fn test_auth_decorator(auth_state: AuthenticationState, query: web::Query<NameQuery>) -> impl Responder {
+    let user = auth_state.user();
+    HttpResponse::Ok().json(json!({
+        "hello": query.name.as_deref().unwrap_or("world"),
+        "caller": user.map(|u| u.display_name().to_owned()),
+        "app_only": auth_state.is_app_only(),
+    }))
+}
+
+/// An HTML page for signed-in users.
+#[get("/test")]
+#[auth_required]
+async fn test(auth_state: AuthenticationState) -> impl Responder {
+    let name = auth_state.user().map(|u| escape(u.display_name())).unwrap_or_default();
+    page("Protected page", &format!("<p id=\"user\">Signed in as {name}</p>"))
+}
+
+/// Only for holders of the `Admin` app role.
+#[utoipa::path(responses((status = 200, description = "Welcome, administrator")))]
+#[get("/admin")]
+#[api_auth_required(allow_session, roles("Admin"))]
+async fn admin(auth_state: AuthenticationState) -> impl Responder {
+    let name = auth_state.user().map(|u| u.display_name().to_owned());
+    HttpResponse::Ok().json(json!({ "admin": name }))
+}
+
+/// The configuration: from the environment, or, without `AAD_CLIENT_ID`, from a local tenant
+/// started here (kept alive by the returned handle).
+async fn configuration() -> Result<(AadAuthConfig, Option<Tenant>), Box<dyn std::error::Error>> {
+    dotenvy_load();
+    if std::env::var("AAD_CLIENT_ID").is_ok_and(|v| !v.trim().is_empty()) {
+        return Ok((AadAuthConfig::from_env()?, None));
+    }
+    let tenant = TenantBuilder::from_dev_env()?.start().await;
+    let api = tenant.api_app();
+    let ca_file = tenant.ca_cert_path().map(|p| p.display().to_string());
+    let provided = move |name: &str| -> Option<String> {
+        match name {
+            "AAD_CLIENT_ID" => Some(api.client_id.clone()),
+            "AAD_CLIENT_SECRET" => api.client_secret.clone(),
+            "AAD_TENANT_ID" => None,
+            "AAD_CA_FILE" => ca_file.clone(),
+            _ => None,
+        }
+    };
+    let tenant_id = tenant.tenant_id().to_owned();
+    let host = tenant.authority_host().to_owned();
+    let config = AadAuthConfig::from_lookup(|name| {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty()).or_else(|| match name {
+            "AAD_TENANT_ID" => Some(tenant_id.clone()),
+            "AAD_AUTHORITY_HOST" => Some(host.clone()),
+            "AUTH_DEV_MODE" => Some("true".into()),
+            "APP_NAME" => Some("aad-auth demo".into()),
+            _ => provided(name),
+        })
+    })?;
+    Ok((config, Some(tenant)))
+}
+
+/// `.env` is read by `AadAuthConfig::from_env`; load it here too so that the choice between the
+/// local tenant and a real one sees it.
+fn dotenvy_load() {
+    let _ = dotenvy::dotenv();
+}
+
+#[actix_web::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let host = std::env::var("HOST").unwrap_or_else(|_| "127.0.0.1".into());
+    let port: u16 = std::env::var("PORT").ok().map(|p| p.parse()).transpose()?.unwrap_or(8000);
+
+    let (config, tenant) = configuration().await?;
+    let auth = AadAuth::new(config)?.with_openapi(ApiDoc::openapi());
+    let server = HttpServer::new({
+        let auth = auth.clone();
+        move || {
+            App::new()
+                .configure(auth.configure())
+                .service(home)
+                .service(hello)
+                .service(test_auth_decorator)
+                .service(test)
+                .service(admin)
+        }
+    })
+    .bind((host.as_str(), port))?;
+    let address = server.addrs().first().map(ToString::to_string).unwrap_or_else(|| format!("{host}:{port}"));
+
+    println!("aad-auth demo: open http://{address}/");
+    println!("  API docs (Swagger UI, sign in with Authorize): http://{address}/docs/");
+    match &tenant {
+        Some(tenant) => {
+            println!("  Local Entra ID tenant (offline, no Azure): {}", tenant.authority());
+            println!("  Test users (pick one on the sign-in page):");
+            for user in tenant.users() {
+                let mut notes = Vec::new();
+                if !user.roles.is_empty() {
+                    notes.push(format!("roles: {}", user.roles.join(", ")));
+                }
+                if user.guest {
+                    notes.push("guest".into());
+                }
+                if user.groups.len() > aad_auth::testing::GROUPS_OVERAGE_LIMIT {
+                    notes.push(format!("{} groups (overage)", user.groups.len()));
+                }
+                let notes = if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
+                println!("    {} — {}{notes}", user.username, user.name);
+            }
+        }
+        None => println!("  Tenant: {}", auth.config().authority()),
+    }
+    server.run().await?;
+    drop(tenant);
+    Ok(())
+}
