@@ -224,7 +224,8 @@ async fn j09_unreachable_discovery_answers_503_then_recovers_without_lockout() {
 #[actix_web::test]
 async fn j10_j11_untrustworthy_discovery_fails_closed() {
     let attacker = MockIdp::start("x").await;
-    let mut cases: Vec<(&str, Box<dyn Fn(&Mock)>)> = Vec::new();
+    type Break = Box<dyn Fn(&Mock)>;
+    let mut cases: Vec<(&str, Break)> = Vec::new();
     cases.push((
         "J10 issuer with a trailing slash",
         Box::new(|m: &Mock| {

@@ -112,7 +112,8 @@ async fn l21_the_code_exchange_sends_the_same_redirect_uri_and_the_verifier() {
 async fn l07_l08_l10_bad_id_tokens_create_no_session() {
     let rig = Rig::start().await;
     let other_key = Arc::new(TestKey::generate("login-key"));
-    let cases: Vec<(&str, Box<dyn Fn(&Rig, &str) -> Option<String>>)> = vec![
+    type MakeIdToken = Box<dyn Fn(&Rig, &str) -> Option<String>>;
+    let cases: Vec<(&str, MakeIdToken)> = vec![
         ("L7 nonce differs", Box::new(|r: &Rig, _n: &str| Some(r.id_token("another-nonce").sign()))),
         ("L8 nonce missing", Box::new(|r: &Rig, n: &str| Some(r.id_token(n).without_claim("nonce").sign()))),
         (

@@ -133,7 +133,10 @@ impl TokenBuilder {
         let api_id = self.shared.api_app().client_id;
         self.claims.insert("ver".into(), json!("1.0"));
         self.claims.insert("iss".into(), json!(format!("https://sts.windows.net/{tid}/")));
-        self.claims.insert("aud".into(), json!(format!("api://{api_id}")));
+        // Only the API's own audience takes the v1 form; a test's other audience stays.
+        if self.claims.get("aud").and_then(Value::as_str) == Some(api_id.as_str()) {
+            self.claims.insert("aud".into(), json!(format!("api://{api_id}")));
+        }
         if let Some(azp) = self.claims.remove("azp") {
             self.claims.insert("appid".into(), azp);
         }

@@ -98,7 +98,6 @@
 //! * logout confirmation: `logout_url`, `cancel_url`, `user_name`, `csrf_token`;
 //! * signed out: `login_url`, `home_url`.
 
-
 mod assets;
 #[cfg(feature = "testing")]
 mod preview;

@@ -81,6 +81,15 @@ pub fn base64_decode(value: &str) -> Vec<u8> {
 impl Site {
     /// Starts the app with `config` on a free port (on a thread of its own).
     pub async fn start(config: aad_auth::AadAuthConfig, clock: Option<Arc<ManualClock>>) -> Self {
+        Self::start_with(config, clock, site_routes).await
+    }
+
+    /// Like [`Site::start`], with other routes.
+    pub async fn start_with(
+        config: aad_auth::AadAuthConfig,
+        clock: Option<Arc<ManualClock>>,
+        routes: fn(&mut web::ServiceConfig),
+    ) -> Self {
         let mut builder = AadAuth::builder(config);
         if let Some(clock) = clock {
             builder = builder.clock(clock);
@@ -92,7 +101,7 @@ impl Site {
         let (sender, receiver) = tokio::sync::oneshot::channel();
         std::thread::spawn(move || {
             actix_web::rt::System::new().block_on(async move {
-                let server = HttpServer::new(move || App::new().configure(served.configure()).configure(site_routes))
+                let server = HttpServer::new(move || App::new().configure(served.configure()).configure(routes))
                     .workers(1)
                     .disable_signals()
                     .listen(listener)
