@@ -1,12 +1,39 @@
 //! Microsoft Entra ID (Azure Active Directory) authentication for Actix-web.
 //!
-//! * Bearer tokens validated against the tenant's signing keys: RS256 only, issuer, audience,
-//!   tenant, lifetime and scope checks, keys cached and refreshed the way Microsoft recommends.
-//! * Guards as macros (`#[api_auth_required]`, `#[auth_required]`), as an extractor
-//!   ([`Authorized`]) or as middleware ([`RequireAuth`]).
-//! * [`AuthenticationState`] for handlers, anonymous when nothing valid was presented.
+//! * [`AadAuth`]: configuration ([`AadAuthConfig`], from the environment), the tenant's signing
+//!   keys ([`KeyStore`]), the bearer-token validator ([`TokenValidator`]), the browser login and
+//!   its session, and the docs; mount it with `App::new().configure(auth.configure())`.
+//! * Guards: the attributes [`api_auth_required`] and [`auth_required`], the extractor
+//!   [`Authorized`] and the middleware [`RequireAuth`], all enforcing a [`Policy`].
+//! * [`AuthenticationState`]: who made the request ([`User`]) and how ([`AuthSource`]); anonymous
+//!   when nothing valid was presented.
+//! * [`openapi`]: the OpenAPI security schemes and requirements from the guards; Swagger UI and
+//!   ReDoc.
+//! * `testing` (feature `testing`): a local Entra ID tenant for tests and offline development.
 //!
-//! Configuration comes from the environment (see [`AadAuthConfig`]).
+//! The repository's README has the set-up guide, the configuration table, the guard reference and
+//! troubleshooting; its code blocks are compiled as doc tests.
+//!
+//! ```no_run
+//! use aad_auth::{AadAuth, AuthenticationState, api_auth_required};
+//! use actix_web::{App, HttpServer, Responder, get};
+//!
+//! #[get("/hello")]
+//! #[api_auth_required(scopes("user_impersonation"))]
+//! async fn hello(auth_state: AuthenticationState) -> impl Responder {
+//!     format!("hello {}", auth_state.user().map(|u| u.display_name()).unwrap_or_default())
+//! }
+//!
+//! #[actix_web::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let auth = AadAuth::from_env()?;
+//!     HttpServer::new(move || App::new().configure(auth.configure()).service(hello))
+//!         .bind(("127.0.0.1", 8000))?
+//!         .run()
+//!         .await?;
+//!     Ok(())
+//! }
+//! ```
 
 #![forbid(unsafe_code)]
 
@@ -60,3 +87,8 @@ pub mod __private {
     #[cfg(feature = "testing")]
     pub use crate::ui::ui_preview;
 }
+
+/// The README's code blocks, compiled as doc tests.
+#[cfg(all(doctest, feature = "testing"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
