@@ -113,7 +113,8 @@ impl AadAuthBuilder {
         let realm =
             if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
         let login_url = config.routes().login_ui.clone();
-        let login = if self.bearer_only {
+        // With authentication off there is nothing to sign in to: no sessions, no login routes.
+        let login = if self.bearer_only || !config.enabled() {
             None
         } else {
             let sessions = Arc::new(Sessions::new(&config, self.clock.clone())?);

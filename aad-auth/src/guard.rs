@@ -119,8 +119,7 @@ impl AadAuth {
                 None => return Err(missing(policy, req)),
             },
         };
-        if let (Some(user), Some(source)) = (state.user(), state.source()) {
-            debug_assert!(policy.accepts_source(source));
+        if let Some(user) = state.user() {
             check_app_wide(user, self.config().roles(), self.config().allow_guests()).map_err(AuthError::Forbidden)?;
         }
         policy.check(&state).map_err(AuthError::Forbidden)?;

@@ -1,7 +1,7 @@
 //! What a guarded route requires: the credential kinds it takes and the scopes, roles and groups
 //! the caller must hold.
 
-use crate::state::{AuthSource, AuthenticationState};
+use crate::state::AuthenticationState;
 use crate::user::User;
 
 /// API routes answer 401/403; page routes send anonymous browsers to the login UI.
@@ -133,11 +133,6 @@ impl Policy {
     /// Required groups (any of).
     pub fn required_groups(&self) -> &[String] {
         &self.groups
-    }
-
-    /// Whether a credential of this kind is accepted.
-    pub(crate) fn accepts_source(&self, source: AuthSource) -> bool {
-        source == AuthSource::Bearer || self.allow_session
     }
 
     /// Checks the route's requirements (after the app-wide ones).

@@ -392,6 +392,10 @@ async fn s07_s08_s10_logout_is_a_same_site_post() {
     // S10: a cross-site POST is refused.
     let cross = browser.send(browser.client.post(w.site.url("/logout")).header("origin", "https://evil.example")).await;
     assert_eq!(cross.status, 403);
+    // An origin that is a mere prefix of ours (another port) is another site too.
+    let prefix = &w.site.base[..w.site.base.len() - 1];
+    let cross = browser.send(browser.client.post(w.site.url("/logout")).header("origin", prefix)).await;
+    assert_eq!(cross.status, 403, "{prefix}");
     assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 200);
     let token_before = browser.get(&w.site.url("/me/token")).await;
     assert_eq!(token_before.status, 200);

@@ -334,6 +334,11 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
     with_cookie(redirect(&tx.target), pending)
 }
 
+/// `scheme://host[:port]` of a base URL (which may carry a path).
+fn origin_of(base: &str) -> Option<String> {
+    url::Url::parse(base).ok().map(|url| url.origin().ascii_serialization())
+}
+
 fn forbidden_text(reason: Forbidden) -> &'static str {
     match reason {
         Forbidden::Guest => "Guest accounts cannot sign in to this application.",
@@ -369,7 +374,7 @@ async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     let base = public_base(config, &req);
     if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && origin != "null"
-        && !base.starts_with(origin)
+        && Some(origin) != origin_of(&base).as_deref()
     {
         return error_page(
             &auth,
