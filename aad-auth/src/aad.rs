@@ -13,7 +13,7 @@ use crate::error::{AuthError, Error, ErrorPages, ResponseContext};
 use crate::keys::KeyStore;
 use crate::login::Login;
 use crate::session::Sessions;
-use crate::token::{TokenError, TokenValidator, VerifiedToken};
+use crate::token::{TokenCacheConfig, TokenError, TokenValidator, VerifiedToken};
 use crate::user::User;
 
 /// Reads the login session of a request (provided by the browser-login layer).
@@ -76,12 +76,20 @@ pub struct AadAuthBuilder {
     config: AadAuthConfig,
     clock: SharedClock,
     bearer_only: bool,
+    token_cache: TokenCacheConfig,
 }
 
 impl AadAuthBuilder {
     /// Reads every time from `clock` instead of the system clock.
     pub fn clock(mut self, clock: SharedClock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Bounds of the verified-token cache (default: 100,000 tokens, 64 MiB;
+    /// [`TokenCacheConfig::disabled`] turns it off).
+    pub fn token_cache(mut self, token_cache: TokenCacheConfig) -> Self {
+        self.token_cache = token_cache;
         self
     }
 
@@ -102,7 +110,7 @@ impl AadAuthBuilder {
         let http =
             crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
         let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), config.jwks_cache_ttl());
-        let validator = TokenValidator::new(&config, keys.clone(), self.clock.clone());
+        let validator = TokenValidator::new(&config, keys.clone(), self.clock.clone(), self.token_cache);
         if config.enabled() {
             keys.spawn_background_refresh();
         } else {
@@ -167,7 +175,7 @@ impl AadAuth {
 
     /// Starts a builder for options beyond the configuration.
     pub fn builder(config: AadAuthConfig) -> AadAuthBuilder {
-        AadAuthBuilder { config, clock: clock::system(), bearer_only: false }
+        AadAuthBuilder { config, clock: clock::system(), bearer_only: false, token_cache: TokenCacheConfig::default() }
     }
 
     /// Mounts everything on an app: `App::new().configure(auth.configure())`.

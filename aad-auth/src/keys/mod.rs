@@ -238,6 +238,15 @@ impl KeyStore {
         snapshot.find(key_ref, now).is_some_and(|cached| Arc::ptr_eq(&cached.key, key))
     }
 
+    /// Whether a token verified with `key` under `policy` would still verify the same way: the
+    /// key is still cached, unexpired and unchanged, and the issuer policy is the one in force
+    /// (the verified-token cache calls it on every hit; lock-free).
+    pub(crate) fn still_trusts(&self, key: &Arc<SigningKey>, policy: &Arc<IssuerPolicy>, now: SystemTime) -> bool {
+        let policy_current =
+            self.inner.snapshot.load().issuer_policy.as_ref().is_some_and(|current| Arc::ptr_eq(current, policy));
+        policy_current && self.is_current(key, now)
+    }
+
     fn outcome(&self) -> FetchOutcome {
         self.inner.outcome.lock().map(|o| o.clone()).unwrap_or_default()
     }
@@ -379,7 +388,12 @@ impl KeyStore {
             let added: Vec<String> = added.iter().map(|kid| clip(kid)).collect();
             tracing::info!(added = ?added, total = by_kid.len().max(by_x5t.len()), "signing keys updated");
         }
-        let issuer_policy = Arc::new(IssuerPolicy::new(&metadata));
+        // Keep the same policy while the issuer is unchanged, so that verified-token cache
+        // entries survive a routine refresh; a changed issuer invalidates every entry.
+        let issuer_policy = match (&current.metadata, &current.issuer_policy) {
+            (Some(previous), Some(policy)) if previous.issuer == metadata.issuer => policy.clone(),
+            _ => Arc::new(IssuerPolicy::new(&metadata)),
+        };
         self.inner.snapshot.store(Arc::new(Snapshot {
             metadata: Some(metadata),
             issuer_policy: Some(issuer_policy),

@@ -1,11 +1,18 @@
 //! Bearer-token validation: RS256 only, key by `kid` (or `x5t`), then every claim check, each
 //! failing with its own [`TokenError`] variant.
+//!
+//! Tokens that pass are kept in a bounded cache ([`TokenCacheConfig`]): a repeated token costs a
+//! SHA-256 and a lookup instead of an RSA verification, and is still refused the moment the
+//! uncached path would refuse it (expiry, clock skew, its signing key gone from the key store).
 
+mod cache;
 mod compact;
 mod error;
 
 use std::sync::Arc;
+use std::time::UNIX_EPOCH;
 
+pub use cache::{TokenCacheConfig, TokenCacheStats};
 pub use compact::MAX_TOKEN_BYTES;
 pub use error::TokenError;
 use serde_json::{Map, Value};
@@ -15,6 +22,7 @@ use crate::clock::SharedClock;
 use crate::config::{AadAuthConfig, TokenVersions, is_guid};
 use crate::keys::{KeyError, KeyRef, KeyStore, SigningKey};
 use crate::user::User;
+use cache::TokenCache;
 
 /// Audiences of Microsoft Graph: tokens for Graph are never for this API (and are not even
 /// verifiable: they carry a nonce in the header).
@@ -27,8 +35,11 @@ pub struct VerifiedToken {
     user: User,
     expires_at: i64,
     not_before: Option<i64>,
+    issued_at: Option<i64>,
     version: TokenVersion,
     pub(crate) key: Arc<SigningKey>,
+    /// The issuer policy the token was checked against (a cached token dies when it changes).
+    pub(crate) policy: Arc<IssuerPolicy>,
 }
 
 impl VerifiedToken {
@@ -54,6 +65,9 @@ impl VerifiedToken {
     pub(crate) fn not_before(&self) -> Option<i64> {
         self.not_before
     }
+    fn times(&self) -> Times {
+        Times { exp: self.expires_at, nbf: self.not_before(), iat: self.issued_at }
+    }
 }
 
 /// What a validator accepts, fixed at start-up.
@@ -74,6 +88,8 @@ pub struct TokenValidator {
     settings: Arc<Settings>,
     keys: KeyStore,
     clock: SharedClock,
+    /// Verified tokens by SHA-256 (`None`: caching disabled).
+    cache: Option<Arc<TokenCache>>,
 }
 
 /// The claims of a token whose signature verified, before the claim checks.
@@ -84,7 +100,7 @@ pub(crate) struct Verified {
 }
 
 impl TokenValidator {
-    pub(crate) fn new(config: &AadAuthConfig, keys: KeyStore, clock: SharedClock) -> Self {
+    pub(crate) fn new(config: &AadAuthConfig, keys: KeyStore, clock: SharedClock, cache: TokenCacheConfig) -> Self {
         let settings = Settings {
             client_id: config.client_id().to_owned(),
             api_audience: config.api_audience().to_owned(),
@@ -94,7 +110,7 @@ impl TokenValidator {
             versions: config.token_versions(),
             skew: i64::try_from(config.clock_skew().as_secs()).unwrap_or(600),
         };
-        Self { settings: Arc::new(settings), keys, clock }
+        Self { settings: Arc::new(settings), keys, clock, cache: TokenCache::new(cache).map(Arc::new) }
     }
 
     /// The key store behind this validator.
@@ -102,13 +118,59 @@ impl TokenValidator {
         &self.keys
     }
 
-    /// Validates an access token: signature, then every claim.
+    /// What the verified-token cache holds (`None` when caching is disabled).
+    pub fn cache_stats(&self) -> Option<TokenCacheStats> {
+        self.cache.as_ref().map(|cache| cache.stats())
+    }
+
+    /// Validates an access token: signature, then every claim. A token that passed before and
+    /// would pass again (same bytes, times still good, same signing key in the key store) is
+    /// answered from the cache, with the same `Arc`.
     ///
     /// # Errors
     /// The first check that failed.
     pub async fn validate(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
+        let Some(cache) = self.cache.as_deref() else {
+            return self.validate_uncached(token).await.map(Arc::new);
+        };
+        // The size cap comes before any work, hashing included.
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLarge);
+        }
+        let key = cache::fingerprint(token);
+        // Twice at most: a stale entry is removed and the slot claimed again.
+        for _ in 0..2 {
+            match cache.get_or_guard(&key).await {
+                Ok(entry) => {
+                    if self.still_valid(&entry.token) {
+                        return Ok(entry.token);
+                    }
+                    cache.remove_stale(&key, &entry.token);
+                }
+                Err(guard) => {
+                    // On failure the guard is dropped unfilled: errors are never cached.
+                    let verified = Arc::new(self.validate_uncached(token).await?);
+                    TokenCache::fill(guard, verified.clone());
+                    return Ok(verified);
+                }
+            }
+        }
+        self.validate_uncached(token).await.map(Arc::new)
+    }
+
+    /// The full validation, without the cache.
+    async fn validate_uncached(&self, token: &str) -> Result<VerifiedToken, TokenError> {
         let verified = self.verify_signature(token).await?;
-        self.check_access_token(verified).map(Arc::new)
+        self.check_access_token(verified)
+    }
+
+    /// Whether the uncached path would still accept a token it accepted before: the time checks
+    /// again, with the same skew, and the same key and issuer policy still in force. Everything
+    /// else it checked depends only on the token's bytes and this validator's fixed settings.
+    fn still_valid(&self, token: &VerifiedToken) -> bool {
+        let now = self.clock.now();
+        let unix = now.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        token.times().check(unix, self.settings.skew).is_ok() && self.keys.still_trusts(&token.key, &token.policy, now)
     }
 
     /// Steps 1–4: size and shape, header, key, signature. Nothing about the claims is trusted
@@ -207,7 +269,16 @@ impl TokenValidator {
         // 12. The principal.
         let home = [policy.v2_issuer(tid), policy.v1_issuer(tid)];
         let user = User::from_claims(&claims, &[&home[0], &home[1]]);
-        Ok(VerifiedToken { claims, user, expires_at: times.exp, not_before: times.nbf, version, key })
+        Ok(VerifiedToken {
+            claims,
+            user,
+            expires_at: times.exp,
+            not_before: times.nbf,
+            issued_at: times.iat,
+            version,
+            key,
+            policy,
+        })
     }
 
     /// `exp` required; `nbf` and `iat` enforced when present; all with the skew. Non-numeric
@@ -218,18 +289,9 @@ impl TokenValidator {
         let exp = time_claim(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
         let nbf = time_claim(claims, "nbf")?;
         let iat = time_claim(claims, "iat")?;
-        if now > exp.saturating_add(skew) {
-            return Err(TokenError::Expired);
-        }
-        if let Some(nbf) = nbf
-            && (nbf > exp || now.saturating_add(skew) < nbf)
-        {
-            return Err(TokenError::NotYetValid);
-        }
-        if iat.is_some_and(|iat| iat > now.saturating_add(skew)) {
-            return Err(TokenError::IssuedInFuture);
-        }
-        Ok(Times { exp, nbf, iat })
+        let times = Times { exp, nbf, iat };
+        times.check(now, skew)?;
+        Ok(times)
     }
 
     /// `tid`: a GUID, exactly once (no `TID` twin), the configured tenant or one allowed.
@@ -313,6 +375,37 @@ pub(crate) struct Times {
     pub(crate) exp: i64,
     pub(crate) nbf: Option<i64>,
     pub(crate) iat: Option<i64>,
+}
+
+impl Times {
+    /// The time checks, shared by the full validation and cache hits so that both refuse the
+    /// same tokens at the same instant.
+    fn check(&self, now: i64, skew: i64) -> Result<(), TokenError> {
+        if now > self.exp.saturating_add(skew) {
+            return Err(TokenError::Expired);
+        }
+        if let Some(nbf) = self.nbf
+            && (nbf > self.exp || now.saturating_add(skew) < nbf)
+        {
+            return Err(TokenError::NotYetValid);
+        }
+        if self.iat.is_some_and(|iat| iat > now.saturating_add(skew)) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(())
+    }
+}
+
+/// Hooks for the criterion benchmarks (`aad-auth/benches`). Not a public API.
+#[cfg(feature = "testing")]
+#[doc(hidden)]
+pub mod bench {
+    use super::{KeyRef, TokenValidator};
+
+    /// The key-store lookup a validation does for `kid` (no fetch once the keys are loaded).
+    pub async fn key_lookup(validator: &TokenValidator, kid: &str) -> bool {
+        validator.keys.key(KeyRef::Kid(kid)).await.is_ok()
+    }
 }
 
 pub(crate) fn str_claim<'c>(claims: &'c Map<String, Value>, name: &'static str) -> Result<Option<&'c str>, TokenError> {
