@@ -20,7 +20,12 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, AuthError>
     if headers.next().is_some() {
         return Err(AuthError::InvalidRequest("More than one Authorization header was sent."));
     }
-    let value = value.to_str().map_err(|_| AuthError::InvalidToken(TokenError::Malformed("header is not ASCII")))?;
+    // What `HeaderValue::to_str` accepts: visible ASCII, space and tab.
+    let bytes = value.as_bytes();
+    let value = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|_| !any_byte(bytes, |b| !(b == b'\t' || (0x20..0x7f).contains(&b))))
+        .ok_or(AuthError::InvalidToken(TokenError::Malformed("header is not ASCII")))?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Ok(None);
@@ -30,10 +35,19 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, AuthError>
     }
     // One space, then one token68 (RFC 6750 §2.1): extra spaces make it malformed, not lenient.
     let token = rest;
-    if token.is_empty() || token.contains([' ', '\t']) {
+    if token.is_empty() || any_byte(token.as_bytes(), |b| b == b' ' || b == b'\t') {
         return Err(AuthError::InvalidToken(TokenError::Malformed("bearer credential is not one token")));
     }
     Ok(Some(token))
+}
+
+/// Whether any byte matches, with no early exit inside fixed 32-byte blocks so that the loop
+/// compiles to vector compares: these checks run over the whole token on every request, and a
+/// per-char scan cost as much as the cached validation itself.
+fn any_byte(bytes: &[u8], matches: impl Fn(u8) -> bool) -> bool {
+    let (blocks, tail) = bytes.as_chunks::<32>();
+    blocks.iter().any(|block| block.iter().fold(false, |found, &b| found | matches(b)))
+        || tail.iter().any(|&b| matches(b))
 }
 
 fn has_query_token(req: &HttpRequest) -> bool {
@@ -79,5 +93,27 @@ mod tests {
         let both = TestRequest::with_uri("/x?access_token=abc").insert_header(("authorization", "Bearer abc"));
         assert!(matches!(extract(both), Err(AuthError::InvalidRequest(_))));
         assert_eq!(extract(TestRequest::with_uri("/x?access_token=abc")), Ok(None));
+    }
+
+    #[test]
+    fn every_byte_of_a_long_token_is_checked() {
+        let header = |value: Vec<u8>| {
+            let value = actix_web::http::header::HeaderValue::from_bytes(&value).unwrap();
+            extract(TestRequest::default().insert_header(("authorization", value)))
+        };
+        for len in [1, 31, 32, 33, 64, 100, 1400] {
+            let token = vec![b'a'; len];
+            let mut good = b"Bearer ".to_vec();
+            good.extend_from_slice(&token);
+            assert_eq!(header(good.clone()), Ok(Some("a".repeat(len))), "{len}");
+            // A space, a tab and a non-ASCII byte at every position: the first and last block, the tail.
+            for at in 7..good.len() {
+                for bad in [b' ', b'\t', 0x80] {
+                    let mut value = good.clone();
+                    value[at] = bad;
+                    assert!(matches!(header(value), Err(AuthError::InvalidToken(_))), "{len} {at} {bad}");
+                }
+            }
+        }
     }
 }
