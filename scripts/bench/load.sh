@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Load benchmark of the bearer guard: examples/bench_server (release) against a local identity
+# provider (examples/mint_tokens: discovery + JWKS, and the tokens it signed), driven by wrk.
+#
+# For each worker count (1 and 2), three runs of BENCH_DURATION seconds:
+#   open  GET /open   no guard               (the same Authorization header is sent, so that the
+#                                             only difference with `hot` is the validation)
+#   hot   GET /hello  one valid token         (verified once, then answered by the token cache)
+#   cold  GET /hello  a distinct valid token per request (RS256 verification every time)
+# and prints requests/s, p50 and p99 latency, the ratio hot/open, the p99 added by the guard, the
+# cold case's added CPU time per request next to the RS256 verify floor from criterion (when
+# `cargo bench -p aad-auth --features testing --bench validate` was run before), and checks that
+# the identity provider served no discovery or JWKS request during the measured runs.
+#
+#   scripts/bench/load.sh
+#
+# Variables: BENCH_DURATION (10 s), BENCH_CONNECTIONS (32), BENCH_WORKERS ("1 2"), BENCH_TOKENS
+# (200000 distinct tokens; signing them takes about a minute), BENCH_PIN (1: with one worker,
+# pin the server to CPU 1 and wrk to CPU 0; 0: no pinning), BENCH_TENANT_PORT (8401; the status
+# port is the next one), BENCH_SERVER_PORT (8480), BENCH_DIR (target/bench).
+# Not part of `cargo test`: it is slow and measures time.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+DURATION=${BENCH_DURATION:-10}
+CONNECTIONS=${BENCH_CONNECTIONS:-32}
+WORKERS_LIST=${BENCH_WORKERS:-"1 2"}
+TOKENS=${BENCH_TOKENS:-200000}
+PIN=${BENCH_PIN:-1}
+TENANT_PORT=${BENCH_TENANT_PORT:-8401}
+STATUS_PORT=$((TENANT_PORT + 1))
+SERVER_PORT=${BENCH_SERVER_PORT:-8480}
+DIR=${BENCH_DIR:-target/bench}
+LUA=scripts/bench/distinct.lua
+NPROC=$(nproc)
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# --- tools --------------------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "wrk is missing; installing the Debian package" >&2
+    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; } \
+      || die "could not install wrk (apt-get install wrk)"
+  else
+    die "wrk is not installed: install the Debian package 'wrk' (sudo apt-get install wrk)"
+  fi
+fi
+command -v curl >/dev/null || die "curl is not installed (apt-get install curl)"
+if [ "$PIN" = 1 ] && { [ "$NPROC" -lt 2 ] || ! command -v taskset >/dev/null; }; then
+  echo "note: no pinning (needs taskset and 2 CPUs)" >&2
+  PIN=0
+fi
+
+mkdir -p "$DIR"
+echo "building (release)..." >&2
+cargo build --release -q -p aad-auth-examples --example bench_server --example mint_tokens
+BIN=target/release/examples
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# --- the identity provider and the tokens ------------------------------------------------------
+echo "signing $TOKENS tokens..." >&2
+: >"$DIR/mint.json"
+MINT_TENANT_PORT=$TENANT_PORT MINT_STATUS_PORT=$STATUS_PORT MINT_COUNT=$TOKENS MINT_DIR=$DIR \
+  "$BIN/mint_tokens" >"$DIR/mint.json" 2>"$DIR/mint.log" &
+MINT_PID=$!
+PIDS+=("$MINT_PID")
+for _ in $(seq 1 1200); do
+  [ -s "$DIR/mint.json" ] && break
+  kill -0 "$MINT_PID" 2>/dev/null || die "mint_tokens exited: $(tail -5 "$DIR/mint.log")"
+  sleep 0.5
+done
+[ -s "$DIR/mint.json" ] || die "mint_tokens did not get ready in 10 minutes"
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$DIR/mint.json"; }
+TENANT_ID=$(field tenant_id)
+CLIENT_ID=$(field api_client_id)
+CONFIG_URL=$(field openid_config_url)
+TOKENS_FILE=$(field tokens)
+STATUS_URL=$(field status_url)
+HOT=$(cat "$(field hot)")
+counts() { curl -fsS "$STATUS_URL"; }
+
+# --- wrk output --------------------------------------------------------------------------------
+# Milliseconds from a wrk duration (123.45us, 1.20ms, 1.5s).
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+rps_of() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
+pct_of() { to_ms "$(awk -v p="$2%" '$1 == p { print $2 }' "$1")"; }
+check_ok() {
+  if grep -q "Non-2xx" "$1" || grep -q "Socket errors" "$1"; then
+    die "errors during $(basename "$1" .txt): $(grep -E 'Non-2xx|Socket errors' "$1")"
+  fi
+}
+
+run_wrk() { # name workers wrk-args...
+  local name=$1 workers=$2
+  shift 2
+  local out="$DIR/wrk-$name-w$workers.txt"
+  $WRK_PREFIX wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency "$@" >"$out" 2>&1 \
+    || die "wrk failed: $(tail -3 "$out")"
+  check_ok "$out"
+  echo "$out"
+}
+
+RESULTS=()
+FETCH_OK=1
+for W in $WORKERS_LIST; do
+  if [ "$PIN" = 1 ] && [ "$W" = 1 ]; then
+    SERVER_PREFIX="taskset -c 1"
+    WRK_PREFIX="taskset -c 0"
+    WRK_THREADS=1
+  else
+    SERVER_PREFIX=""
+    WRK_PREFIX=""
+    WRK_THREADS=$NPROC
+  fi
+  HOST=127.0.0.1 PORT=$SERVER_PORT WORKERS=$W AAD_TENANT_ID=$TENANT_ID AAD_CLIENT_ID=$CLIENT_ID \
+    AAD_OPENID_CONFIG_URL=$CONFIG_URL $SERVER_PREFIX "$BIN/bench_server" 2>"$DIR/server-w$W.log" &
+  SERVER_PID=$!
+  PIDS+=("$SERVER_PID")
+  for _ in $(seq 1 100); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$SERVER_PORT/open" 2>/dev/null && break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "bench_server exited: $(tail -5 "$DIR/server-w$W.log")"
+    sleep 0.1
+  done
+  status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/hello")
+  [ "$status" = 200 ] || die "GET /hello with the hot token answered $status (server log: $DIR/server-w$W.log)"
+  # A short warm-up of every path.
+  DURATION=2 run_wrk warmup "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/hello" >/dev/null
+
+  before=$(counts)
+  open=$(run_wrk open "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/open")
+  hot=$(run_wrk hot "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/hello")
+  cold=$(TOKENS_FILE=$TOKENS_FILE WRK_THREADS=$WRK_THREADS run_wrk cold "$W" -s "$LUA" "http://127.0.0.1:$SERVER_PORT/hello")
+  after=$(counts)
+  if [ "$before" != "$after" ]; then
+    echo "FAIL: the identity provider was called during the measured runs (workers=$W): $before -> $after" >&2
+    FETCH_OK=0
+  fi
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+
+  cold_requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$cold")
+  RESULTS+=("$W $(rps_of "$open") $(pct_of "$open" 50) $(pct_of "$open" 99) $(rps_of "$hot") $(pct_of "$hot" 50) $(pct_of "$hot" 99) $(rps_of "$cold") $(pct_of "$cold" 50) $(pct_of "$cold" 99) $cold_requests ${SERVER_PREFIX:+pinned}")
+  echo "workers=$W done; metadata requests before/after: $before / $after" >&2
+done
+
+# --- report ------------------------------------------------------------------------------------
+FLOOR_NS=""
+EST=target/criterion/floor/rs256_verify/new/estimates.json
+if [ -f "$EST" ]; then
+  FLOOR_NS=$(sed -n 's/.*"mean":{"confidence_interval":{[^}]*},"point_estimate":\([0-9.e+-]*\).*/\1/p' "$EST")
+fi
+
+echo
+echo "machine: $NPROC CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(rustc --version)"
+echo "wrk: ${DURATION}s per run, $CONNECTIONS connections; $TOKENS distinct tokens for the cold case"
+printf '\n| workers | run | requests/s | p50 ms | p99 ms | vs /open |\n|---|---|---|---|---|---|\n'
+for row in "${RESULTS[@]}"; do
+  set -- $row
+  W=$1
+  pin=${12:-}
+  printf '| %s%s | /open | %.0f | %s | %s | |\n' "$W" "${pin:+ (pinned)}" "$2" "$3" "$4"
+  printf '| %s%s | /hello, one token | %.0f | %s | %s | %s rps, p99 %+.3f ms |\n' "$W" "${pin:+ (pinned)}" "$5" "$6" "$7" \
+    "$(awk -v h="$5" -v o="$2" 'BEGIN { printf "%.1f%%", 100 * h / o }')" "$(awk -v h="$7" -v o="$4" 'BEGIN { print h - o }')"
+  printf '| %s%s | /hello, distinct tokens | %.0f | %s | %s | %s rps |\n' "$W" "${pin:+ (pinned)}" "$8" "$9" "${10}" \
+    "$(awk -v h="$8" -v o="$2" 'BEGIN { printf "%.1f%%", 100 * h / o }')"
+done
+echo
+for row in "${RESULTS[@]}"; do
+  set -- $row
+  W=$1
+  cores=$W
+  [ -n "${12:-}" ] || cores=$NPROC
+  # Time added per request by validating a new token, in CPU-µs of the server's cores (an upper
+  # bound when wrk shares those cores).
+  added=$(awk -v c="$8" -v o="$2" -v n="$cores" 'BEGIN { printf "%.1f", n * 1e6 * (1 / c - 1 / o) }')
+  line="workers=$W: a distinct token adds ${added} µs per request (x $cores core(s))"
+  if [ -n "$FLOOR_NS" ]; then
+    line="$line; RS256 verify floor $(awk -v f="$FLOOR_NS" 'BEGIN { printf "%.1f", f / 1000 }') µs; ratio $(awk -v a="$added" -v f="$FLOOR_NS" 'BEGIN { printf "%.2f", a * 1000 / f }')"
+  fi
+  if [ "${11}" -gt "$TOKENS" ]; then
+    line="$line ($((${11})) cold requests > $TOKENS tokens: tokens were reused after the cache evicted them)"
+  fi
+  echo "$line"
+done
+if [ "$FETCH_OK" = 1 ]; then
+  echo "no discovery or JWKS request during the measured runs: ok"
+else
+  echo "discovery or JWKS requests during the measured runs: FAIL"
+  exit 1
+fi
