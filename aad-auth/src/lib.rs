@@ -40,6 +40,7 @@
 mod aad;
 mod authority;
 mod bearer;
+pub mod client;
 pub mod clock;
 pub mod config;
 mod error;
