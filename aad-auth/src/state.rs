@@ -17,11 +17,12 @@ pub enum AuthSource {
     Session,
 }
 
-#[derive(Debug)]
-struct Principal {
-    user: User,
-    source: AuthSource,
-    token: Option<Arc<VerifiedToken>>,
+/// Who, and how: a bearer principal is its (shared, possibly cached) verified token, so that
+/// building the state costs no allocation and no copy of the user.
+#[derive(Debug, Clone)]
+enum Principal {
+    Bearer(Arc<VerifiedToken>),
+    Session(Arc<User>),
 }
 
 /// The result of authentication for one request: anonymous, or a [`User`] with the way they
@@ -33,7 +34,7 @@ struct Principal {
 /// valid credential was presented.
 #[derive(Debug, Clone, Default)]
 pub struct AuthenticationState {
-    principal: Option<Arc<Principal>>,
+    principal: Option<Principal>,
 }
 
 impl AuthenticationState {
@@ -43,17 +44,11 @@ impl AuthenticationState {
     }
 
     pub(crate) fn from_token(token: Arc<VerifiedToken>) -> Self {
-        Self {
-            principal: Some(Arc::new(Principal {
-                user: token.user().clone(),
-                source: AuthSource::Bearer,
-                token: Some(token),
-            })),
-        }
+        Self { principal: Some(Principal::Bearer(token)) }
     }
 
     pub(crate) fn from_session(user: User) -> Self {
-        Self { principal: Some(Arc::new(Principal { user, source: AuthSource::Session, token: None })) }
+        Self { principal: Some(Principal::Session(Arc::new(user))) }
     }
 
     /// Whether a user or app is authenticated.
@@ -63,12 +58,18 @@ impl AuthenticationState {
 
     /// The authenticated principal.
     pub fn user(&self) -> Option<&User> {
-        self.principal.as_deref().map(|p| &p.user)
+        match self.principal.as_ref()? {
+            Principal::Bearer(token) => Some(token.user()),
+            Principal::Session(user) => Some(user),
+        }
     }
 
     /// How the caller authenticated.
     pub fn source(&self) -> Option<AuthSource> {
-        self.principal.as_deref().map(|p| p.source)
+        self.principal.as_ref().map(|principal| match principal {
+            Principal::Bearer(_) => AuthSource::Bearer,
+            Principal::Session(_) => AuthSource::Session,
+        })
     }
 
     /// The raw claims of the bearer token (none for sessions and anonymous requests).
@@ -78,7 +79,10 @@ impl AuthenticationState {
 
     /// The validated bearer token.
     pub fn token(&self) -> Option<&VerifiedToken> {
-        self.principal.as_deref().and_then(|p| p.token.as_deref())
+        match self.principal.as_ref()? {
+            Principal::Bearer(token) => Some(token),
+            Principal::Session(_) => None,
+        }
     }
 
     /// Whether the principal is an application acting as itself (client credentials).
