@@ -39,7 +39,7 @@ const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 ///     .build()?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     client_id: String,
     tenant: Tenant,
@@ -138,6 +138,19 @@ impl ClientConfig {
 
     pub(crate) fn ca_pem(&self) -> Option<&[u8]> {
         self.ca_pem.as_deref()
+    }
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("client_id", &self.client_id)
+            .field("tenant", &self.tenant)
+            .field("client_secret", &self.client_secret)
+            .field("authority_host", &self.authority_host())
+            .field("openid_config_url", &self.openid_config_url.as_ref().map(Url::as_str))
+            .field("ca_file", &self.ca_file)
+            .finish_non_exhaustive()
     }
 }
 

@@ -253,6 +253,8 @@ async fn an_apis_configuration_is_a_client_configuration() {
     assert_eq!(config.client_id(), tenant.api_app().client_id);
     assert_eq!(config.authority(), tenant.authority());
     assert!(config.client_secret().is_some() && config.ca_file().is_some());
+    let shown = format!("{config:?}");
+    assert!(shown.len() < 1024 && !shown.contains(tenant.api_app().client_secret.unwrap().as_str()), "{shown}");
     let api = tenant.api_app().client_id;
     super::client_credentials(&config, &format!("{api}/.default")).await.unwrap();
 }

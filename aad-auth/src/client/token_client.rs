@@ -190,7 +190,9 @@ impl TokenClient {
     /// `scopes` name one API: `api://{api}/user_impersonation`, or `{api client id}/.default`
     /// (the form that avoids AADSTS90009 for a token to the app itself). The app is normally a
     /// public client (no `AAD_CLIENT_SECRET`); `organizations` or `common` as the tenant let
-    /// users of any tenant sign in.
+    /// users of any tenant sign in. While polling, a token endpoint that cannot be reached is
+    /// retried with a growing interval (at most 10 s, as RFC 8628 asks) until the code expires or
+    /// [`TokenClient::with_device_code_timeout`] passes.
     ///
     /// ```no_run
     /// # async fn run(client: aad_auth::client::TokenClient) -> Result<(), aad_auth::client::ClientError> {
