@@ -2,7 +2,9 @@
 # Load benchmark of the bearer guard: examples/bench_server (release) against a local identity
 # provider (examples/mint_tokens: discovery + JWKS, and the tokens it signed), driven by wrk.
 #
-# For each worker count (1 and 2), three runs of BENCH_DURATION seconds:
+# For each worker count (1 and 2), three kinds of runs of BENCH_DURATION seconds (open and hot
+# alternate BENCH_REPEAT times and the medians are reported: this machine's speed varies by 10 %
+# from one run to the next):
 #   open  GET /open   no guard               (the same Authorization header is sent, so that the
 #                                             only difference with `hot` is the validation)
 #   hot   GET /hello  one valid token         (verified once, then answered by the token cache)
@@ -14,7 +16,7 @@
 #
 #   scripts/bench/load.sh
 #
-# Variables: BENCH_DURATION (10 s), BENCH_CONNECTIONS (32), BENCH_WORKERS ("1 2"), BENCH_TOKENS
+# Variables: BENCH_DURATION (10 s), BENCH_REPEAT (3), BENCH_CONNECTIONS (32), BENCH_WORKERS ("1 2"), BENCH_TOKENS
 # (200000 distinct tokens; signing them takes about a minute), BENCH_PIN (1: with one worker,
 # pin the server to CPU 1 and wrk to CPU 0; 0: no pinning), BENCH_TENANT_PORT (8401; the status
 # port is the next one), BENCH_SERVER_PORT (8480), BENCH_DIR (target/bench).
@@ -23,6 +25,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../.."
 DURATION=${BENCH_DURATION:-10}
+REPEAT=${BENCH_REPEAT:-3}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
 WORKERS_LIST=${BENCH_WORKERS:-"1 2"}
 TOKENS=${BENCH_TOKENS:-200000}
@@ -97,6 +100,19 @@ check_ok() {
   fi
 }
 
+# The median of numbers, one per argument.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# "rps p50 p99" medians over wrk output files.
+summary() {
+  local rps=() p50=() p99=() file
+  for file in "$@"; do
+    rps+=("$(rps_of "$file")")
+    p50+=("$(pct_of "$file" 50)")
+    p99+=("$(pct_of "$file" 99)")
+  done
+  echo "$(median "${rps[@]}") $(median "${p50[@]}") $(median "${p99[@]}")"
+}
+
 run_wrk() { # name workers wrk-args...
   local name=$1 workers=$2
   shift 2
@@ -134,8 +150,12 @@ for W in $WORKERS_LIST; do
   DURATION=2 run_wrk warmup "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/hello" >/dev/null
 
   before=$(counts)
-  open=$(run_wrk open "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/open")
-  hot=$(run_wrk hot "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/hello")
+  opens=()
+  hots=()
+  for r in $(seq 1 "$REPEAT"); do
+    opens+=("$(run_wrk "open-$r" "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/open")")
+    hots+=("$(run_wrk "hot-$r" "$W" -H "Authorization: Bearer $HOT" "http://127.0.0.1:$SERVER_PORT/hello")")
+  done
   cold=$(TOKENS_FILE=$TOKENS_FILE WRK_THREADS=$WRK_THREADS run_wrk cold "$W" -s "$LUA" "http://127.0.0.1:$SERVER_PORT/hello")
   after=$(counts)
   if [ "$before" != "$after" ]; then
@@ -146,7 +166,10 @@ for W in $WORKERS_LIST; do
   wait "$SERVER_PID" 2>/dev/null || true
 
   cold_requests=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$cold")
-  RESULTS+=("$W $(rps_of "$open") $(pct_of "$open" 50) $(pct_of "$open" 99) $(rps_of "$hot") $(pct_of "$hot" 50) $(pct_of "$hot" 99) $(rps_of "$cold") $(pct_of "$cold" 50) $(pct_of "$cold" 99) $cold_requests ${SERVER_PREFIX:+pinned}")
+  RESULTS+=("$W $(summary "${opens[@]}") $(summary "${hots[@]}") $(summary "$cold") $cold_requests ${SERVER_PREFIX:+pinned}")
+  for r in $(seq 1 "$REPEAT"); do
+    echo "  workers=$W round $r: /open $(rps_of "${opens[r - 1]}") rps, /hello $(rps_of "${hots[r - 1]}") rps" >&2
+  done
   echo "workers=$W done; metadata requests before/after: $before / $after" >&2
 done
 
@@ -159,7 +182,7 @@ fi
 
 echo
 echo "machine: $NPROC CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(rustc --version)"
-echo "wrk: ${DURATION}s per run, $CONNECTIONS connections; $TOKENS distinct tokens for the cold case"
+echo "wrk: ${DURATION}s per run, $CONNECTIONS connections, medians of $REPEAT runs for /open and one token; one run of $TOKENS distinct tokens"
 printf '\n| workers | run | requests/s | p50 ms | p99 ms | vs /open |\n|---|---|---|---|---|---|\n'
 for row in "${RESULTS[@]}"; do
   set -- $row
@@ -185,7 +208,7 @@ for row in "${RESULTS[@]}"; do
     line="$line; RS256 verify floor $(awk -v f="$FLOOR_NS" 'BEGIN { printf "%.1f", f / 1000 }') µs; ratio $(awk -v a="$added" -v f="$FLOOR_NS" 'BEGIN { printf "%.2f", a * 1000 / f }')"
   fi
   if [ "${11}" -gt "$TOKENS" ]; then
-    line="$line ($((${11})) cold requests > $TOKENS tokens: tokens were reused after the cache evicted them)"
+    line="$line (${11} cold requests > $TOKENS tokens: some tokens were sent twice; the default cache holds about 10,000, so with far more tokens a reuse is still a miss)"
   fi
   echo "$line"
 done
