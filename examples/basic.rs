@@ -38,7 +38,7 @@ fn escape(text: &str) -> String {
 
 fn page(title: &str, body: &str) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>{title}</title></head>\
          <body><h1>{title}</h1>{body}<p><a href=\"/docs/\">API docs</a> · <a href=\"/me\">Me</a> · \
          <a href=\"/test\">Protected page</a> · <a href=\"/logout\">Sign out</a></p></body></html>"
     ))

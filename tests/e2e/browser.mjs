@@ -1,0 +1,128 @@
+// Shared by the browser scripts: the system's Chromium driven by playwright-core (no browser
+// download), and a watcher that turns console errors, page errors, CSP violations, failed
+// requests and unexpected HTTP errors into a list of problems.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+/** The Chromium binary: `CHROMIUM`, default the Debian package's `/usr/bin/chromium`. */
+export const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+/** Headless, sandbox-free (CI runs as root), and nothing that calls the internet. */
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-proxy-server',
+];
+
+/**
+ * A fresh browser profile (no cookies from another run) with clipboard access; `close()` ends
+ * the browser and deletes the profile.
+ */
+export async function openBrowser(options = {}) {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'aad-auth-chromium-'));
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+    permissions: ['clipboard-read', 'clipboard-write'],
+    locale: 'en-GB',
+    ...options,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(userDataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Records what goes wrong on `page` (and on pages it opens) in `problems`. `isExpected(url,
+ * status)` excuses HTTP errors a step provokes on purpose (a 401 after sign-out).
+ */
+export function watchPage(page, problems, isExpected = () => false) {
+  const label = () => new URL(page.url() || 'about:blank').pathname;
+  page.on('console', (message) => {
+    if (message.type() !== 'error') {
+      return;
+    }
+    const failed = /^Failed to load resource: the server responded with a status of (\d+)/.exec(message.text());
+    if (failed && isExpected(message.location().url, Number(failed[1]))) {
+      return;
+    }
+    problems.push(`${label()}: console error: ${message.text()} (${message.location().url})`);
+  });
+  page.on('pageerror', (error) => problems.push(`${label()}: page error: ${error.message}`));
+  page.on('dialog', async (dialog) => {
+    problems.push(`${label()}: JavaScript dialog: ${dialog.message()}`);
+    await dialog.dismiss();
+  });
+  page.on('requestfailed', (request) => {
+    // A navigation that a redirect or a newer navigation replaces is aborted, not failed.
+    if (request.failure()?.errorText !== 'net::ERR_ABORTED') {
+      problems.push(`${label()}: request failed: ${request.url()} ${request.failure()?.errorText}`);
+    }
+  });
+  page.on('response', (response) => {
+    if (response.status() >= 400 && !isExpected(response.url(), response.status())) {
+      problems.push(`${label()}: HTTP ${response.status()} for ${response.url()}`);
+    }
+  });
+  // A popup may close before this lands; its own errors are still reported above.
+  page
+    .addInitScript(() => {
+      document.addEventListener('securitypolicyviolation', (event) => {
+        console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || 'inline'}`);
+      });
+    })
+    .catch(() => {});
+}
+
+/** Throws with `message` unless `condition` holds. */
+export function check(condition, message) {
+  if (!condition) {
+    throw new Error(message);
+  }
+}
+
+/**
+ * Runs `steps(context)` in a fresh browser and exits 0 with its result as one JSON line, or 1
+ * with the error, the problems seen, and a screenshot of the last page in `tmpdir()`.
+ */
+export async function runScenario(name, steps) {
+  const problems = [];
+  const browser = await openBrowser();
+  try {
+    const result = await steps(browser.context, problems);
+    if (problems.length) {
+      throw new Error(`the steps passed, but:\n  ${problems.join('\n  ')}`);
+    }
+    console.log(JSON.stringify({ scenario: name, ok: true, ...result }));
+  } catch (error) {
+    const pages = browser.context.pages();
+    const last = pages[pages.length - 1];
+    if (last) {
+      const shot = join(tmpdir(), `aad-auth-${name}-failure.png`);
+      await last.screenshot({ path: shot, fullPage: true }).catch(() => {});
+      console.error(`last page: ${last.url()} (screenshot: ${shot})`);
+    }
+    console.error(`${name} failed: ${error.stack || error}`);
+    if (problems.length) {
+      console.error(`problems seen:\n  ${problems.join('\n  ')}`);
+    }
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
