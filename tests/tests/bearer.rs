@@ -453,6 +453,15 @@ async fn b29_b30_d11_how_the_token_is_presented() {
             None,
         ),
         (
+            "B30 token in a form body only",
+            actix_web::test::TestRequest::post()
+                .uri("/api")
+                .insert_header(("content-type", "application/x-www-form-urlencoded"))
+                .set_payload(format!("access_token={token}")),
+            401,
+            None,
+        ),
+        (
             "D11 two Authorization headers",
             request()
                 .append_header(("authorization", format!("Bearer {token}")))
