@@ -159,7 +159,11 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut utoipa::open
 ///   (documented as protected, open at runtime);
 /// * an operation id shared by guarded handlers with different policies (ambiguous).
 ///
-/// An empty list means every documented requirement is enforced. Use it in a test:
+/// An empty list means every documented requirement is enforced. Operations are matched to
+/// guards by `operation_id` = handler name (utoipa's default); a guarded handler documented under
+/// a custom `operation_id` is not linked, gets no requirement, and is not listed here either
+/// (nothing in the document names it), so keep the default id on guarded handlers. Use it in a
+/// test:
 ///
 /// ```
 /// # use utoipa::OpenApi;
