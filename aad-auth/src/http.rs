@@ -83,13 +83,46 @@ pub(crate) fn display_url(url: &Url) -> String {
 
 /// GETs `url` and returns at most `limit` bytes of a 2xx body.
 pub(crate) async fn get_bytes(client: &reqwest::Client, url: &Url, limit: usize) -> Result<Vec<u8>, FetchError> {
+    match get_conditional(client, url, limit, None).await? {
+        Conditional::Modified { body, .. } => Ok(body),
+        // Without `If-None-Match` a 304 is an error status (below); this arm is never taken.
+        Conditional::NotModified => Err(FetchError::Status { url: display_url(url), status: 304 }),
+    }
+}
+
+/// What a conditional GET returned.
+pub(crate) enum Conditional {
+    /// 304: the representation named by the `ETag` sent is still current.
+    NotModified,
+    /// A 2xx body, and its `ETag` if the server sent one.
+    Modified { body: Vec<u8>, etag: Option<String> },
+}
+
+/// GETs `url` with `If-None-Match: etag` when an `etag` is given (RFC 9110 §13.1.2); a 2xx body
+/// is capped at `limit` bytes, and any other status (a 304 to an unconditional request too) is
+/// an error.
+pub(crate) async fn get_conditional(
+    client: &reqwest::Client,
+    url: &Url,
+    limit: usize,
+    etag: Option<&str>,
+) -> Result<Conditional, FetchError> {
     let shown = display_url(url);
     let transport = |error: reqwest::Error| FetchError::Transport {
         url: shown.clone(),
         reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
     };
-    let mut response = client.get(url.clone()).header("accept", "application/json").send().await.map_err(transport)?;
-    read_body(&mut response, &shown, limit).await
+    let mut request = client.get(url.clone()).header("accept", "application/json");
+    if let Some(etag) = etag {
+        request = request.header("if-none-match", etag);
+    }
+    let mut response = request.send().await.map_err(transport)?;
+    if response.status() == reqwest::StatusCode::NOT_MODIFIED && etag.is_some() {
+        return Ok(Conditional::NotModified);
+    }
+    let etag = response.headers().get("etag").and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let body = read_body(&mut response, &shown, limit).await?;
+    Ok(Conditional::Modified { body, etag })
 }
 
 /// Reads a response body with a size cap, failing on non-2xx statuses.

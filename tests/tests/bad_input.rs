@@ -5,12 +5,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aad_auth::testing::SigningAlg;
 use aad_auth::{AuthenticationState, Policy, RequireAuth};
 use actix_web::{App, HttpResponse, HttpServer, web};
+use common::logs::Captured;
 use common::{Harness, app, assert_rows, b64, expect_row, get, segments};
 use serde_json::json;
 
@@ -167,30 +167,9 @@ fn noncanonical(segment: &str) -> String {
     format!("{}{changed}", &segment[..segment.len() - 1])
 }
 
-/// Captures every log line emitted on this thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[actix_web::test]
 async fn d10_logs_are_escaped_and_never_hold_tokens() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = Captured::start();
     let h = Harness::new().await;
     let app = app(&h.auth).await;
     let injections = ["kid\r\nINFO forged log line", "\u{1b}[31mred\u{1b}[0m", &"k".repeat(10_000)];
@@ -202,7 +181,7 @@ async fn d10_logs_are_escaped_and_never_hold_tokens() {
     for token in &tokens {
         let _ = get(&app, "/api", Some(token)).await;
     }
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("unknown signing key"), "the unknown kids were logged (debug): {logs}");
     assert!(!logs.contains("\r\nINFO forged"), "CR/LF from a kid reached the log");
     assert!(!logs.contains('\u{1b}'), "an ANSI escape from a kid reached the log");

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use aad_auth::testing::{Endpoint, Fault, ManualClock, Tenant, TestKey, random_guid};
 use aad_auth::{AadAuth, AadAuthConfig, TokenError};
+use common::logs::Captured;
 use common::mock_idp::MockIdp;
 use common::{Harness, app, get};
 use serde_json::{Value, json};
@@ -43,12 +44,15 @@ impl Mock {
             .signed_with(self.key.clone())
     }
 
-    fn auth(&self) -> AadAuth {
-        let config = AadAuthConfig::builder(self.minter.api_app().client_id, &self.tid)
+    fn config(&self) -> AadAuthConfig {
+        AadAuthConfig::builder(self.minter.api_app().client_id, &self.tid)
             .authority_host(&self.idp.base)
             .build()
-            .unwrap();
-        AadAuth::bearer_only(config).unwrap()
+            .unwrap()
+    }
+
+    fn auth(&self) -> AadAuth {
+        AadAuth::bearer_only(self.config()).unwrap()
     }
 }
 
@@ -314,6 +318,58 @@ async fn j11_d14_hanging_jwks_times_out_without_blocking_other_routes() {
         waited >= Duration::from_secs(9) && waited < Duration::from_secs(20),
         "gave up after the 10 s timeout ({waited:?})"
     );
+}
+
+#[actix_web::test]
+async fn j12_custom_signing_keys_need_the_appid_discovery_url() {
+    let mock = Mock::start().await;
+    let client_id = mock.minter.api_app().client_id;
+    let app_key = Arc::new(TestKey::generate("app-custom-key"));
+    mock.idp.set_app_jwks(&client_id, vec![app_key.jwk(None)]);
+    let token = mock.token().signed_with(app_key).sign();
+
+    // Without `?appid=` the key is not in the tenant's JWKS: 401, and a warning saying what to set.
+    let (captured, _guard) = Captured::start();
+    let plain = mock.auth();
+    assert!(plain.keys().ensure_loaded().await);
+    assert_eq!(status(&plain, &token).await, Err(TokenError::UnknownKey));
+    let logs = captured.text();
+    assert!(logs.contains("WARN") && logs.contains("AAD_OPENID_CONFIG_URL with ?appid=<client id>"), "{logs}");
+
+    // With the discovery URL carrying `?appid=`, the app's JWKS is used and the token verifies.
+    let discovery = format!("{}/{}/v2.0/.well-known/openid-configuration?appid={client_id}", mock.idp.base, mock.tid);
+    let config = AadAuthConfig::builder(&client_id, &mock.tid).openid_config_url(discovery).build().unwrap();
+    let with_appid = AadAuth::bearer_only(config).unwrap();
+    assert_eq!(status(&with_appid, &token).await, Ok(()));
+    assert_eq!(status(&with_appid, &mock.token().sign()).await, Ok(()), "the tenant's own keys still verify");
+}
+
+#[actix_web::test]
+async fn j14_an_unchanged_jwks_answers_304_and_the_cached_keys_stay() {
+    let mock = Mock::start().await;
+    mock.idp.set_jwks_etag("\"set-1\"");
+    let clock = Arc::new(ManualClock::new());
+    let auth = AadAuth::builder(mock.config()).clock(clock.clone()).bearer_only().build().unwrap();
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
+
+    // An unknown kid refreshes with the ETag; the 304 keeps the keys and parses nothing.
+    let unknown = mock.token().header("kid", json!("not-published")).sign();
+    assert_eq!(status(&auth, &unknown).await, Err(TokenError::UnknownKey));
+    assert_eq!(mock.idp.jwks_if_none_match(), vec![None, Some("\"set-1\"".to_owned())]);
+    let keys = auth.keys().status();
+    assert_eq!((keys.jwks_fetches, keys.jwks_not_modified, keys.keys), (2, 1, 1));
+    assert_eq!(keys.last_error, None, "a 304 is a successful refresh");
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()), "the cached key still verifies");
+
+    // A changed set comes with a new ETag: fetched, parsed, and its new key verifies.
+    let next = Arc::new(TestKey::generate("mock-key-2"));
+    mock.idp.set_jwks(vec![mock.key.jwk(None), next.jwk(None)]);
+    mock.idp.set_jwks_etag("\"set-2\"");
+    clock.advance(aad_auth::KEY_REFRESH_COOLDOWN + Duration::from_secs(1));
+    assert_eq!(status(&auth, &mock.token().signed_with(next).sign()).await, Ok(()));
+    assert_eq!(mock.idp.jwks_if_none_match().last(), Some(&Some("\"set-1\"".to_owned())));
+    let keys = auth.keys().status();
+    assert_eq!((keys.jwks_fetches, keys.jwks_not_modified, keys.keys), (3, 1, 2));
 }
 
 #[actix_web::test]

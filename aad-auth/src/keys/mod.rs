@@ -8,6 +8,8 @@
 //!   shared by every request waiting for it (single flight); the request that saw the new key
 //!   succeeds in the same call.
 //! * A background task refreshes discovery and keys before they expire.
+//! * A JWKS sent with an `ETag` is asked for again with `If-None-Match`; a 304 reuses the keys of
+//!   that document without parsing anything.
 
 mod jwks;
 
@@ -21,7 +23,7 @@ pub(crate) use jwks::SigningKey;
 
 use crate::authority::{Authority, IssuerPolicy, ProviderMetadata};
 use crate::clock::SharedClock;
-use crate::http::{self, FetchError};
+use crate::http::{self, Conditional, FetchError};
 use crate::log_safe::clip;
 
 /// Unknown-`kid` refreshes happen at most this often (Microsoft's guidance: 5 minutes), so that
@@ -66,6 +68,8 @@ pub struct KeyStoreStatus {
     pub discovery_fetches: u64,
     /// JWKS documents fetched so far.
     pub jwks_fetches: u64,
+    /// Of those, the fetches answered 304 Not Modified (the cached set reused, nothing parsed).
+    pub jwks_not_modified: u64,
 }
 
 struct CachedKey {
@@ -96,6 +100,14 @@ impl Snapshot {
 struct RefreshState {
     last_attempt: Option<SystemTime>,
     last_forced: Option<SystemTime>,
+    jwks_validator: Option<JwksValidator>,
+}
+
+/// The last JWKS document that came with an `ETag`, and the keys parsed from it.
+struct JwksValidator {
+    uri: url::Url,
+    etag: String,
+    keys: Vec<Arc<SigningKey>>,
 }
 
 /// The outcome of the last fetch, readable without waiting for a fetch in progress.
@@ -129,6 +141,7 @@ struct Inner {
     last_forced_unix: AtomicU64,
     discovery_fetches: AtomicU64,
     jwks_fetches: AtomicU64,
+    jwks_not_modified: AtomicU64,
 }
 
 /// Discovery metadata and signing keys, shared by every worker (clones share one cache).
@@ -160,6 +173,7 @@ impl KeyStore {
                 last_forced_unix: AtomicU64::new(0),
                 discovery_fetches: AtomicU64::new(0),
                 jwks_fetches: AtomicU64::new(0),
+                jwks_not_modified: AtomicU64::new(0),
             }),
         }
     }
@@ -202,6 +216,7 @@ impl KeyStore {
             last_error,
             discovery_fetches: self.inner.discovery_fetches.load(Ordering::Relaxed),
             jwks_fetches: self.inner.jwks_fetches.load(Ordering::Relaxed),
+            jwks_not_modified: self.inner.jwks_not_modified.load(Ordering::Relaxed),
         }
     }
 
@@ -221,7 +236,17 @@ impl KeyStore {
                 return Err(KeyError::Unknown);
             }
             tracing::debug!(key = %key_label(key_ref), "unknown signing key; refreshing the key set");
-            self.refresh(Reason::UnknownKey).await;
+            let fetched = self.refresh(Reason::UnknownKey).await;
+            let found = self.lookup(key_ref);
+            // Once per cooldown at most (only the caller that fetched logs it).
+            if found.is_none() && fetched {
+                tracing::warn!(
+                    key = %key_label(key_ref),
+                    "a token names a signing key the tenant does not publish, even after a refresh; an app with \
+                     custom signing keys (claims mapping) needs AAD_OPENID_CONFIG_URL with ?appid=<client id>"
+                );
+            }
+            return found.ok_or(KeyError::Unknown);
         }
         self.lookup(key_ref).ok_or(KeyError::Unknown)
     }
@@ -263,23 +288,23 @@ impl KeyStore {
     }
 
     /// Fetches, once for everyone waiting: a caller that waited while another fetch completed
-    /// uses that fetch's result instead of starting its own.
-    async fn refresh(&self, reason: Reason) {
+    /// uses that fetch's result instead of starting its own. Returns whether this call fetched.
+    async fn refresh(&self, reason: Reason) -> bool {
         let seen = self.inner.attempts.load(Ordering::Acquire);
         let mut state = self.inner.refresh.lock().await;
         if self.inner.attempts.load(Ordering::Acquire) != seen && reason != Reason::Scheduled {
-            return;
+            return false;
         }
         let now = self.inner.clock.now();
         match reason {
             Reason::Empty => {
                 if state.last_attempt.is_some_and(|last| crate::clock::elapsed(last, now) < EMPTY_RETRY) {
-                    return;
+                    return false;
                 }
             }
             Reason::UnknownKey => {
                 if state.last_forced.is_some_and(|last| crate::clock::elapsed(last, now) < KEY_REFRESH_COOLDOWN) {
-                    return;
+                    return false;
                 }
                 state.last_forced = Some(now);
                 let unix = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -288,7 +313,7 @@ impl KeyStore {
             Reason::Scheduled => {}
         }
         state.last_attempt = Some(now);
-        let result = self.fetch(reason).await;
+        let result = self.fetch(reason, &mut state).await;
         let mut outcome = self.outcome();
         match result {
             Ok(()) => {
@@ -309,9 +334,10 @@ impl KeyStore {
             *shared = outcome;
         }
         self.inner.attempts.fetch_add(1, Ordering::AcqRel);
+        true
     }
 
-    async fn fetch(&self, reason: Reason) -> Result<(), FetchError> {
+    async fn fetch(&self, reason: Reason, state: &mut RefreshState) -> Result<(), FetchError> {
         let current = self.inner.snapshot.load_full();
         let metadata = match (&current.metadata, reason) {
             (Some(metadata), Reason::UnknownKey) => metadata.clone(),
@@ -328,13 +354,27 @@ impl KeyStore {
             }
         };
         self.inner.jwks_fetches.fetch_add(1, Ordering::Relaxed);
-        let body = http::get_bytes(&self.inner.http, &metadata.jwks_uri, MAX_JWKS_BYTES).await?;
         let shown = http::display_url(&metadata.jwks_uri);
-        let (keys, skipped) =
-            jwks::parse(&body).map_err(|reason| FetchError::Invalid { url: shown.clone(), reason })?;
-        for (kid, why) in &skipped {
-            tracing::debug!(kid = kid.as_deref().unwrap_or("-"), reason = ?why, "skipped an unusable JWKS key");
-        }
+        let validator = state.jwks_validator.as_ref().filter(|validator| validator.uri == metadata.jwks_uri);
+        let etag = validator.map(|validator| validator.etag.as_str());
+        let keys = match http::get_conditional(&self.inner.http, &metadata.jwks_uri, MAX_JWKS_BYTES, etag).await? {
+            // Only a request that sent the validator's ETag can be answered 304.
+            Conditional::NotModified => {
+                self.inner.jwks_not_modified.fetch_add(1, Ordering::Relaxed);
+                validator.map(|validator| validator.keys.clone()).unwrap_or_default()
+            }
+            Conditional::Modified { body, etag } => {
+                let (keys, skipped) =
+                    jwks::parse(&body).map_err(|reason| FetchError::Invalid { url: shown.clone(), reason })?;
+                for (kid, why) in &skipped {
+                    tracing::debug!(kid = kid.as_deref().unwrap_or("-"), reason = ?why, "skipped an unusable JWKS key");
+                }
+                let keys: Vec<Arc<SigningKey>> = keys.into_iter().map(Arc::new).collect();
+                state.jwks_validator =
+                    etag.map(|etag| JwksValidator { uri: metadata.jwks_uri.clone(), etag, keys: keys.clone() });
+                keys
+            }
+        };
         if keys.is_empty() {
             return Err(FetchError::Invalid { url: shown, reason: "no usable RS256 signing key in the set".into() });
         }
@@ -344,7 +384,7 @@ impl KeyStore {
 
     /// New keys are added or renewed by `kid`; cached keys the fetch did not list stay until they
     /// expire, so a partial or flapping key set never removes a key early.
-    fn merge(&self, current: &Snapshot, metadata: Arc<ProviderMetadata>, keys: Vec<SigningKey>) {
+    fn merge(&self, current: &Snapshot, metadata: Arc<ProviderMetadata>, keys: Vec<Arc<SigningKey>>) {
         let now = self.inner.clock.now();
         let expires_at = now + self.inner.ttl;
         let mut by_kid: HashMap<String, Arc<CachedKey>> = current
@@ -373,7 +413,7 @@ impl KeyStore {
                 }
                 _ => {
                     added.push(key.kid.clone().or_else(|| key.x5t.clone()).unwrap_or_default());
-                    Arc::new(key)
+                    key
                 }
             };
             let cached = Arc::new(CachedKey { key: key.clone(), expires_at });

@@ -14,6 +14,13 @@ pub struct MockState {
     pub discovery_raw: Mutex<Option<(u16, String)>>,
     pub jwks: Mutex<Value>,
     pub jwks_raw: Mutex<Option<(u16, String)>>,
+    /// Sent as the JWKS's `ETag`; a request whose `If-None-Match` equals it gets a 304.
+    pub jwks_etag: Mutex<Option<String>>,
+    /// Keys published only in the JWKS of `?appid=<key>` (Entra's custom signing keys), on top
+    /// of the tenant's.
+    pub app_jwks: Mutex<std::collections::HashMap<String, Vec<Value>>>,
+    /// The `If-None-Match` of every JWKS request, in order.
+    pub jwks_if_none_match: Mutex<Vec<Option<String>>>,
     pub token_response: Mutex<Option<(u16, String)>>,
     pub token_requests: Mutex<Vec<String>>,
     pub discovery_hits: AtomicU64,
@@ -89,6 +96,22 @@ impl MockIdp {
         *self.state.jwks.lock().unwrap() = json!({ "keys": keys });
     }
 
+    /// Publishes `keys` for the app `appid` only: in the JWKS that discovery with `?appid=`
+    /// points to (`{jwks_uri}?appid=..`), as Entra does for apps with custom signing keys.
+    pub fn set_app_jwks(&self, appid: &str, keys: Vec<Value>) {
+        self.state.app_jwks.lock().unwrap().insert(appid.to_owned(), keys);
+    }
+
+    /// Sends `etag` with the JWKS and answers 304 to requests that send it back.
+    pub fn set_jwks_etag(&self, etag: &str) {
+        *self.state.jwks_etag.lock().unwrap() = Some(etag.to_owned());
+    }
+
+    /// The `If-None-Match` header of each JWKS request so far.
+    pub fn jwks_if_none_match(&self) -> Vec<Option<String>> {
+        self.state.jwks_if_none_match.lock().unwrap().clone()
+    }
+
     pub fn set_jwks_raw(&self, status: u16, body: impl Into<String>) {
         *self.state.jwks_raw.lock().unwrap() = Some((status, body.into()));
     }
@@ -116,20 +139,50 @@ impl MockIdp {
     }
 }
 
-async fn discovery(state: web::Data<MockState>) -> HttpResponse {
+async fn discovery(state: web::Data<MockState>, query: web::Query<AppQuery>) -> HttpResponse {
     state.discovery_hits.fetch_add(1, Ordering::Relaxed);
     if let Some((status, body)) = state.discovery_raw.lock().unwrap().clone() {
         return raw(status, body);
     }
-    HttpResponse::Ok().json(state.discovery.lock().unwrap().clone())
+    let mut document = state.discovery.lock().unwrap().clone();
+    if let (Some(appid), Some(Value::String(jwks_uri))) =
+        (&query.appid, document.as_mut().and_then(|d| d.get_mut("jwks_uri")))
+    {
+        jwks_uri.push_str(&format!("?appid={appid}"));
+    }
+    HttpResponse::Ok().json(document)
 }
 
-async fn jwks(state: web::Data<MockState>) -> HttpResponse {
+/// The `?appid=` of discovery and JWKS requests.
+#[derive(serde::Deserialize)]
+struct AppQuery {
+    appid: Option<String>,
+}
+
+async fn jwks(
+    state: web::Data<MockState>,
+    request: actix_web::HttpRequest,
+    query: web::Query<AppQuery>,
+) -> HttpResponse {
     state.jwks_hits.fetch_add(1, Ordering::Relaxed);
+    let if_none_match = request.headers().get("if-none-match").and_then(|value| value.to_str().ok()).map(str::to_owned);
+    state.jwks_if_none_match.lock().unwrap().push(if_none_match.clone());
     if let Some((status, body)) = state.jwks_raw.lock().unwrap().clone() {
         return raw(status, body);
     }
-    HttpResponse::Ok().json(state.jwks.lock().unwrap().clone())
+    let mut document = state.jwks.lock().unwrap().clone();
+    let app_keys = query.appid.as_ref().and_then(|appid| state.app_jwks.lock().unwrap().get(appid).cloned());
+    if let (Some(app_keys), Some(Value::Array(keys))) = (app_keys, document.get_mut("keys")) {
+        keys.extend(app_keys);
+    }
+    let etag = state.jwks_etag.lock().unwrap().clone();
+    match etag {
+        Some(etag) if if_none_match.as_deref() == Some(etag.as_str()) => {
+            HttpResponse::NotModified().insert_header(("etag", etag)).finish()
+        }
+        Some(etag) => HttpResponse::Ok().insert_header(("etag", etag)).json(document),
+        None => HttpResponse::Ok().json(document),
+    }
 }
 
 async fn token(state: web::Data<MockState>, body: web::Bytes) -> HttpResponse {

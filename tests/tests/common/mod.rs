@@ -2,6 +2,7 @@
 //! a small reply type.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+pub mod logs;
 pub mod mock_idp;
 pub mod redis_server;
 pub mod site;
