@@ -759,6 +759,27 @@ async fn cors_only_for_registered_spa_origins() {
     let status = response.status();
     let body: Value = response.json().await.expect("JSON");
     assert_entra_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+    assert_eq!(body["error_codes"], serde_json::json!([9_002_326]), "{body}");
+
+    // And an SPA code cannot be redeemed server-side (no Origin): a Web app registered under
+    // "Single-page application" fails here as it does against Entra.
+    let code = code_for(&tenant, &http, SPA_REDIRECT, Some(&pkce), &scope).await;
+    let response = http
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", api.client_id.as_str()),
+            ("code", code.as_str()),
+            ("redirect_uri", SPA_REDIRECT),
+            ("code_verifier", pkce.verifier.as_str()),
+        ])
+        .send()
+        .await
+        .expect("server-side SPA redemption");
+    let status = response.status();
+    let body: Value = response.json().await.expect("JSON");
+    assert_entra_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
+    assert_eq!(body["error_codes"], serde_json::json!([9_002_327]), "{body}");
 }
 
 #[tokio::test]

@@ -630,7 +630,8 @@ fn refresh_grant(shared: &Shared, client: &Client, scope: &str, user: &TestUser,
     }
 }
 
-/// Code and refresh-token redemption by a browser (with `Origin`) is for SPA redirect URIs only.
+/// Code and refresh-token redemption by a browser (with `Origin`) is for SPA redirect URIs only,
+/// and SPA codes and refresh tokens are redeemed by browsers only, as Entra enforces both ways.
 fn refuse_cross_origin(req: &HttpRequest, spa: bool) -> Result<(), OAuthError> {
     match req.headers().get(header::ORIGIN) {
         Some(origin) if !spa => Err(OAuthError::invalid_request(
@@ -640,6 +641,11 @@ fn refuse_cross_origin(req: &HttpRequest, spa: bool) -> Result<(), OAuthError> {
                  Request origin: '{}'.",
                 shorten(origin.to_str().unwrap_or_default())
             ),
+        )),
+        None if spa => Err(OAuthError::invalid_request(
+            9_002_327,
+            "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin \
+             requests.",
         )),
         _ => Ok(()),
     }
