@@ -220,8 +220,12 @@ impl Flows {
         }
     }
 
-    fn insert_refresh(&self, token: String, grant: RefreshGrant) {
-        self.lock().refresh.insert(token, grant);
+    /// Stores a refresh token and forgets those that expired long ago (a long-running tenant
+    /// stays small; a recently expired one still gets its own error).
+    fn insert_refresh(&self, token: String, grant: RefreshGrant, now: i64) {
+        let mut state = self.lock();
+        state.refresh.retain(|_, grant| grant.expires_at + 3600 > now);
+        state.refresh.insert(token, grant);
     }
 
     /// Takes a refresh token once `check` accepts its grant (rotation: it cannot be used
@@ -607,7 +611,7 @@ fn user_tokens(
     };
     if let Some(grant) = reply.refresh {
         let refresh_token = format!("1.emulator.{}", random_secret(48));
-        shared.flows.insert_refresh(refresh_token.clone(), grant);
+        shared.flows.insert_refresh(refresh_token.clone(), grant, shared.clock.unix_seconds());
         object.insert("refresh_token".into(), json!(refresh_token));
     }
     if reply.id_token {
