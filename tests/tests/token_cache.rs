@@ -54,6 +54,21 @@ async fn a_hit_returns_the_same_arc() {
     assert_eq!(stats(&h).entries, 2);
 }
 
+/// The cache keeps the decoded payload, not the claims map: `claims()` parses it again, and must
+/// give exactly the token's claims, first call or later, from the cache or not.
+#[actix_web::test]
+async fn claims_of_a_cached_token_are_the_tokens_claims() {
+    let h = Harness::new().await;
+    let token = h.tenant.token().member().sign();
+    let sent: serde_json::Value = serde_json::from_slice(&unb64(&segments(&token).1)).unwrap();
+    let first = h.auth.validate_bearer(&token).await.unwrap();
+    let second = h.auth.validate_bearer(&token).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &second));
+    assert_eq!(serde_json::Value::Object(second.claims().clone()), sent);
+    assert!(std::ptr::eq(first.claims(), second.claims()), "parsed once per cached token");
+    assert_eq!(first.claims()["oid"].as_str(), Some(first.user().oid.as_str()));
+}
+
 #[actix_web::test]
 async fn concurrent_first_use_verifies_once() {
     let h = Harness::new().await;

@@ -4,14 +4,15 @@
 //! * **Key**: SHA-256 of the whole compact token (never the token itself: a memory dump of the
 //!   cache holds no credential, and a token that differs in any byte, signature included, has
 //!   another key and goes through the full validation).
-//! * **Value**: the same `Arc<VerifiedToken>` the first validation returned (claims parsed once).
+//! * **Value**: the same `Arc<VerifiedToken>` the first validation returned (the user and the
+//!   checks' results; the claims map is parsed again only if `claims()` is called).
 //! * **Hit**: served only while the uncached path would accept the token too: `exp`, `nbf` and
 //!   `iat` are checked again against the clock with the configured skew, and the signing key and
 //!   issuer policy must still be the ones in the key store (a key retired from the JWKS and
 //!   expired from the key cache, replaced under the same `kid`, or a changed discovery issuer,
 //!   ends the entry). A stale entry is removed and the token validated again from scratch.
-//! * **Bounds**: entries *and* bytes. Every entry weighs its estimated heap footprint (claims
-//!   map, user, the token record, the cache slot, allocator overhead), at least
+//! * **Bounds**: entries *and* bytes. Every entry weighs its estimated heap footprint (payload,
+//!   claims map as if parsed, user, the token record, the cache slot, allocator overhead), at least
 //!   `max_bytes / max_entries`; the total weight is capped at `max_bytes`, so the number of
 //!   entries cannot pass `max_entries` either. Eviction is quick_cache's (CLOCK-Pro-like).
 //! * **Misses**: concurrent requests with the same new token wait for one validation (single
@@ -200,11 +201,13 @@ fn alloc(bytes: usize) -> usize {
 const SLOT_BYTES: usize = size_of::<Fingerprint>() + size_of::<Entry>() + 32 + 16 + 8;
 
 /// The estimated bytes an entry keeps alive: the cache slot, the `Arc<VerifiedToken>`
-/// allocation, the claims map with every key and value, and the user's strings. The signing key
-/// and issuer policy are shared by every entry and not counted.
+/// allocation, the decoded payload, the claims map with every key and value (counted even
+/// before `claims()` parses it), and the user's strings. The signing key and issuer policy are
+/// shared by every entry and not counted.
 pub(crate) fn entry_weight(token: &VerifiedToken) -> u64 {
     let record = alloc(2 * size_of::<usize>() + size_of::<VerifiedToken>());
-    let bytes = SLOT_BYTES + record + map_heap(&token.claims) + user_heap(&token.user);
+    let payload = alloc(token.payload.capacity());
+    let bytes = SLOT_BYTES + record + payload + token.claims_heap + user_heap(&token.user);
     u64::try_from(bytes).unwrap_or(u64::MAX)
 }
 
@@ -236,7 +239,7 @@ fn user_heap(user: &User) -> usize {
 /// link and lengths besides; internal nodes: 12 child links more). Nodes split in the middle, so
 /// claims that arrive sorted (as serde_json writes them) leave nodes about half full: count one
 /// node per 6 entries.
-fn map_heap(map: &Map<String, Value>) -> usize {
+pub(crate) fn map_heap(map: &Map<String, Value>) -> usize {
     const PAIR: usize = size_of::<String>() + size_of::<Value>();
     const LEAF: usize = 16 + 11 * PAIR;
     const INTERNAL: usize = LEAF + 12 * size_of::<usize>();
