@@ -421,6 +421,36 @@ async fn s07_s08_s10_logout_is_a_same_site_post() {
 }
 
 #[actix_web::test]
+async fn logout_with_a_provider_without_end_session_shows_the_signed_out_page() {
+    // The mock provider's discovery names no end_session_endpoint.
+    let tid = "0b8c3bd6-3c5c-4f0a-9d51-6f36c1a3c5c9";
+    let idp = common::mock_idp::MockIdp::start(tid).await;
+    idp.set_jwks(vec![aad_auth::testing::TestKey::generate("mock-key").jwk(None)]);
+    let config = common::site::login_config(
+        aad_auth::AadAuthConfig::builder("6c1f4b0a-8a7e-4f3e-9f59-2d6a0f1d2c3b", tid).authority_host(&idp.base),
+    )
+    .build()
+    .unwrap();
+    let site = Site::start(config, None).await;
+    for _ in 0..100 {
+        if site.auth.keys().metadata().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(site.auth.keys().metadata().is_some_and(|m| m.end_session_endpoint.is_none()), "discovery loaded");
+
+    let out = Browser::new().post(&site.url("/logout")).await;
+    assert_eq!(out.status, 200, "{out:?}");
+    assert_eq!(out.location(), None, "no redirect to a provider that cannot end its session");
+    assert!(out.body.contains("You have signed out"), "{}", out.body);
+    // minijinja escapes `/` in attribute values.
+    assert!(out.body.contains("href=\"&#x2f;login\">Sign in again"), "a way to sign in again: {}", out.body);
+    assert_eq!(out.header("cache-control").as_deref(), Some("no-store"));
+    assert!(out.header("content-security-policy").is_some());
+}
+
+#[actix_web::test]
 async fn s11_mixed_credentials() {
     let w = world().await;
     let browser = Browser::new();

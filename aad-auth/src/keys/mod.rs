@@ -238,7 +238,8 @@ impl KeyStore {
             tracing::debug!(key = %key_label(key_ref), "unknown signing key; refreshing the key set");
             let fetched = self.refresh(Reason::UnknownKey).await;
             let found = self.lookup(key_ref);
-            // Once per cooldown at most (only the caller that fetched logs it).
+            // Once per cooldown at most (only the caller that fetched logs it), and only when the
+            // tenant answered: a failed fetch has its own warning.
             if found.is_none() && fetched {
                 tracing::warn!(
                     key = %key_label(key_ref),
@@ -288,7 +289,9 @@ impl KeyStore {
     }
 
     /// Fetches, once for everyone waiting: a caller that waited while another fetch completed
-    /// uses that fetch's result instead of starting its own. Returns whether this call fetched.
+    /// uses that fetch's result instead of starting its own. Returns whether this call fetched a
+    /// key set (false when it waited for another caller's fetch, was held back by a cooldown, or
+    /// failed).
     async fn refresh(&self, reason: Reason) -> bool {
         let seen = self.inner.attempts.load(Ordering::Acquire);
         let mut state = self.inner.refresh.lock().await;
@@ -314,6 +317,7 @@ impl KeyStore {
         }
         state.last_attempt = Some(now);
         let result = self.fetch(reason, &mut state).await;
+        let fetched = result.is_ok();
         let mut outcome = self.outcome();
         match result {
             Ok(()) => {
@@ -334,7 +338,7 @@ impl KeyStore {
             *shared = outcome;
         }
         self.inner.attempts.fetch_add(1, Ordering::AcqRel);
-        true
+        fetched
     }
 
     async fn fetch(&self, reason: Reason, state: &mut RefreshState) -> Result<(), FetchError> {

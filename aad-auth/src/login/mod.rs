@@ -20,7 +20,7 @@ use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
 use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
-use crate::ui::{ErrorView, LoginView, LogoutView, Pages, UserView};
+use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedOutView, UserView};
 pub(crate) use origin::public_base;
 use transaction::Transaction;
 
@@ -366,8 +366,8 @@ async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
     login.pages.html_response(StatusCode::OK, login.pages.render_logout_confirm(&view))
 }
 
-/// POST logout: ends the session and its cached tokens, then Entra's session. Cross-site posts
-/// are refused (the SameSite cookie is not sent on them anyway).
+/// POST logout: ends the session and its cached tokens, then Entra's session (a provider without
+/// an end-session endpoint gets the signed-out page instead). Cross-site posts are refused (the SameSite cookie is not sent on them anyway).
 async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     let Some((auth, login)) = context(&req) else { return not_configured() };
     let config = auth.config();
@@ -389,18 +389,18 @@ async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
         tracing::info!(oid = %record.user.oid, "signed out");
     }
     session.purge();
-    let post_logout = format!("{base}{}", config.routes().post_logout);
-    let location = match auth.keys().metadata().and_then(|m| m.end_session_endpoint.clone()) {
-        Some(mut end_session) => {
-            end_session
-                .query_pairs_mut()
-                .append_pair("post_logout_redirect_uri", &post_logout)
-                .append_pair("client_id", config.client_id());
-            end_session.to_string()
-        }
-        None => config.routes().post_logout.clone(),
+    let routes = config.routes();
+    let Some(mut end_session) = auth.keys().metadata().and_then(|m| m.end_session_endpoint.clone()) else {
+        // A provider without an end-session endpoint (or keys not loaded yet): the session here
+        // is over but the provider's is not, which the page says, rather than a silent redirect.
+        let view = SignedOutView { login_url: &routes.login_ui, home_url: &routes.home };
+        return login.pages.html_response(StatusCode::OK, login.pages.render_signed_out(&view));
     };
-    redirect(&location)
+    end_session
+        .query_pairs_mut()
+        .append_pair("post_logout_redirect_uri", &format!("{base}{}", routes.post_logout))
+        .append_pair("client_id", config.client_id());
+    redirect(end_session.as_str())
 }
 
 async fn user_page(req: HttpRequest) -> HttpResponse {
