@@ -677,6 +677,32 @@ async fn on_behalf_of_returns_a_downstream_token_for_the_same_user() {
     }
 }
 
+/// Redeems a code issued to `SPA_REDIRECT`, from a browser when `origin` is given.
+async fn redeem_spa_code(
+    http: &reqwest::Client,
+    token_url: &str,
+    origin: Option<&str>,
+    client_id: &str,
+    code: &str,
+    pkce: &Pkce,
+) -> reqwest::Response {
+    let mut request = http.post(token_url);
+    if let Some(origin) = origin {
+        request = request.header("Origin", origin);
+    }
+    request
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client_id),
+            ("code", code),
+            ("redirect_uri", SPA_REDIRECT),
+            ("code_verifier", pkce.verifier.as_str()),
+        ])
+        .send()
+        .await
+        .expect("SPA code redemption")
+}
+
 #[tokio::test]
 async fn cors_only_for_registered_spa_origins() {
     let tenant = Tenant::builder().auto_user("first").start().await;
@@ -718,19 +744,7 @@ async fn cors_only_for_registered_spa_origins() {
     assert_eq!(query(&location, "error").as_deref(), Some("invalid_request"), "PKCE is required for SPA: {location}");
     let pkce = pkce();
     let code = code_for(&tenant, &http, SPA_REDIRECT, Some(&pkce), &scope).await;
-    let response = http
-        .post(&token_url)
-        .header("Origin", SPA_ORIGIN)
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", api.client_id.as_str()),
-            ("code", code.as_str()),
-            ("redirect_uri", SPA_REDIRECT),
-            ("code_verifier", pkce.verifier.as_str()),
-        ])
-        .send()
-        .await
-        .expect("SPA redemption");
+    let response = redeem_spa_code(&http, &token_url, Some(SPA_ORIGIN), &api.client_id, &code, &pkce).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(
         response.headers().get("access-control-allow-origin").map(|v| v.as_bytes()),
@@ -764,18 +778,7 @@ async fn cors_only_for_registered_spa_origins() {
     // And an SPA code cannot be redeemed server-side (no Origin): a Web app registered under
     // "Single-page application" fails here as it does against Entra.
     let code = code_for(&tenant, &http, SPA_REDIRECT, Some(&pkce), &scope).await;
-    let response = http
-        .post(&token_url)
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", api.client_id.as_str()),
-            ("code", code.as_str()),
-            ("redirect_uri", SPA_REDIRECT),
-            ("code_verifier", pkce.verifier.as_str()),
-        ])
-        .send()
-        .await
-        .expect("server-side SPA redemption");
+    let response = redeem_spa_code(&http, &token_url, None, &api.client_id, &code, &pkce).await;
     let status = response.status();
     let body: Value = response.json().await.expect("JSON");
     assert_entra_error(status, &body, StatusCode::BAD_REQUEST, "invalid_request");
