@@ -367,16 +367,47 @@ async fn s04_many_groups_stay_off_the_cookie_and_overage_is_flagged() {
     assert!(cookie.len() < 4096, "S4: {} bytes", cookie.len());
 }
 
+/// Session settings for the login tests, with `idle` as the idle timeout.
+fn idle_timeout(idle: Duration) -> aad_auth::config::SessionConfig {
+    let mut session = aad_auth::config::SessionConfig::default();
+    session.https_only = false;
+    session.idle_timeout = idle;
+    session
+}
+
 #[actix_web::test]
 async fn s06_sessions_end_at_the_absolute_maximum() {
-    let w = world().await;
+    // Used every 20 hours (the idle timeout is longer): only the absolute bound can end it.
+    let w = world_as("first", |c| c.session(idle_timeout(Duration::from_secs(21 * 3600)))).await;
     let browser = Browser::new();
     let _ = sign_in(&browser, &w.site, "/").await;
     assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 200);
-    w.clock.advance(Duration::from_secs(86_400 + 60));
+    w.clock.advance(Duration::from_secs(20 * 3600));
+    assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 200, "in use, within SESSION_MAX_AGE");
+    w.clock.advance(Duration::from_secs(4 * 3600 + 60));
     assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 401, "past SESSION_MAX_AGE");
     let page = browser.get(&w.site.url("/test")).await;
     assert_eq!(page.status, 303);
+}
+
+#[actix_web::test]
+async fn s06_sessions_end_after_the_idle_timeout() {
+    // The default idle timeout, 30 minutes.
+    let w = world().await;
+    let browser = Browser::new();
+    let _ = sign_in(&browser, &w.site, "/").await;
+    // Each use renews it: used every 25 minutes, through the API and the crate's own routes, the
+    // session outlives the timeout several times over.
+    for path in ["/api/session", "/me", "/api/session", "/me/token"] {
+        w.clock.advance(Duration::from_secs(25 * 60));
+        assert_eq!(browser.get(&w.site.url(path)).await.status, 200, "{path} after 25 idle minutes");
+    }
+    // 31 minutes unused (a clock jump does the same): anonymous everywhere, and not revived.
+    w.clock.advance(Duration::from_secs(31 * 60));
+    assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 401, "past the idle timeout");
+    assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 401, "an ended session stays ended");
+    assert_eq!(browser.get(&w.site.url("/me/token")).await.status, 401, "its tokens are gone");
+    assert_eq!(browser.get(&w.site.url("/test")).await.status, 303, "pages send the browser to sign in");
 }
 
 #[actix_web::test]
@@ -399,6 +430,7 @@ async fn s07_s08_s10_logout_is_a_same_site_post() {
     assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 200);
     let token_before = browser.get(&w.site.url("/me/token")).await;
     assert_eq!(token_before.status, 200);
+    let pre_logout_cookie = browser.cookies_for(&w.site.url("/"));
     // (a) + S8: POST logs out, ignores a returnTo, and sends the browser to Entra's end_session.
     let out =
         browser.send(browser.client.post(w.site.url("/logout?returnTo=//evil.example&redirect=//evil.example"))).await;
@@ -414,6 +446,12 @@ async fn s07_s08_s10_logout_is_a_same_site_post() {
         "cookie removed"
     );
     assert!(session_is_anonymous(&browser, &w.site).await);
+    // S7c with the cookie store: a copy of the cookie from before the logout is refused by this
+    // process (an instance that never saw the logout would accept it until SESSION_MAX_AGE).
+    let replay = Browser::new()
+        .send(reqwest::Client::new().get(w.site.url("/api/session")).header("cookie", pre_logout_cookie))
+        .await;
+    assert_eq!(replay.status, 401, "the replayed cookie after logout");
     // Entra's logout returns to the login page.
     let back = browser.get(&location).await;
     assert_eq!(back.location().as_deref(), Some(w.site.url("/login").as_str()));

@@ -1,12 +1,15 @@
 //! Two app instances sharing a real Redis: a login on one is a login on both, `/me/token`
 //! works on either, and a logout on one ends the session everywhere (S7c with a server-side
-//! store).
+//! store); so does the idle timeout (S6).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;
 
 use aad_auth::config::{SessionConfig, SessionStoreKind};
-use aad_auth::testing::Tenant;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aad_auth::testing::{ManualClock, Tenant};
 use common::redis_server::RedisServer;
 use common::site::{Browser, Site};
 
@@ -81,4 +84,35 @@ async fn a_restarted_instance_keeps_redis_sessions() {
     let restarted = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
     assert_eq!(browser.get(&restarted.url("/api/session")).await.status, 200);
     assert_eq!(browser.get(&restarted.url("/me/token")).await.status, 200);
+}
+
+#[actix_web::test]
+async fn the_idle_timeout_counts_uses_on_every_instance() {
+    let redis = RedisServer::start();
+    let clock = Arc::new(ManualClock::new());
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").clock(clock.clone()).start().await;
+    let url = redis.url();
+    let a = Site::for_tenant(&tenant, Some(clock.clone()), |c| c.session(redis_session(&url))).await;
+    let b = Site::for_tenant(&tenant, Some(clock.clone()), |c| c.session(redis_session(&url))).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&a.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+
+    // Uses alternate between the instances, 25 minutes apart (the timeout is 30): each renews the
+    // session for both.
+    for site in [&b, &a, &b] {
+        clock.advance(Duration::from_secs(25 * 60));
+        assert_eq!(browser.get(&site.url("/api/session")).await.status, 200, "used on {}", site.base);
+    }
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let seen: Vec<String> = redis::cmd("KEYS").arg("aad-auth:seen:*").query_async(&mut connection).await.unwrap();
+    assert_eq!(seen.len(), 1, "one activity key per session: {seen:?}");
+
+    // 31 minutes unused: ended on both, whichever instance is asked first.
+    clock.advance(Duration::from_secs(31 * 60));
+    assert_eq!(browser.get(&a.url("/api/session")).await.status, 401, "idle on A");
+    assert_eq!(browser.get(&b.url("/api/session")).await.status, 401, "and so on B");
+    let keys: Vec<String> = redis::cmd("KEYS").arg("aad-auth:*").query_async(&mut connection).await.unwrap();
+    assert!(!keys.iter().any(|k| k.starts_with("aad-auth:seen:") || k.starts_with("aad-auth:tokens:")), "{keys:?}");
 }

@@ -48,6 +48,7 @@ pub(super) const SESSION_COOKIE: &str = "SESSION_COOKIE";
 pub(super) const SESSION_SAME_SITE: &str = "SESSION_SAME_SITE";
 pub(super) const SESSION_HTTPS_ONLY: &str = "SESSION_HTTPS_ONLY";
 pub(super) const SESSION_MAX_AGE: &str = "SESSION_MAX_AGE";
+pub(super) const SESSION_IDLE_TIMEOUT: &str = "SESSION_IDLE_TIMEOUT";
 pub(super) const SESSION_STORE: &str = "SESSION_STORE";
 
 pub(super) const SESSION_SECRET_EXPECTED: &str =
@@ -135,6 +136,8 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Aad
         seconds(AAD_JWKS_CACHE_TTL, 86_400, 7 * 86_400, "a whole number of seconds between 60 and 604800");
     builder.session.max_age =
         seconds(SESSION_MAX_AGE, 86_400, 366 * 86_400, "a whole number of seconds between 60 and 31622400");
+    builder.session.idle_timeout =
+        seconds(SESSION_IDLE_TIMEOUT, 1_800, 366 * 86_400, "a whole number of seconds between 60 and 31622400");
 
     let defaults = RouteConfig::default();
     let route = |var: &'static str, default: &str| get(var).unwrap_or_else(|| default.to_owned());

@@ -206,6 +206,9 @@ pub struct SessionConfig {
     pub https_only: bool,
     /// Absolute session lifetime (`SESSION_MAX_AGE`, default 86400 s).
     pub max_age: Duration,
+    /// A session unused for this long ends (`SESSION_IDLE_TIMEOUT`, default 1800 s, OWASP ASVS
+    /// level 2's 30 minutes of inactivity). Set it to `max_age` to bound sessions by age only.
+    pub idle_timeout: Duration,
     /// Store (`SESSION_STORE`, default `cookie`).
     pub store: SessionStoreKind,
 }
@@ -218,6 +221,7 @@ impl Default for SessionConfig {
             same_site: SameSite::Lax,
             https_only: true,
             max_age: Duration::from_secs(86_400),
+            idle_timeout: Duration::from_secs(1_800),
             store: SessionStoreKind::Cookie,
         }
     }

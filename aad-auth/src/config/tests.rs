@@ -53,8 +53,8 @@ fn defaults_follow_the_spec() {
     let s = c.session();
     assert_eq!((s.cookie_name.as_str(), s.same_site, s.https_only), ("session", SameSite::Lax, true));
     assert_eq!(
-        (s.max_age, &s.store, s.secret.is_none()),
-        (Duration::from_secs(86_400), &SessionStoreKind::Cookie, true)
+        (s.max_age, s.idle_timeout, &s.store, s.secret.is_none()),
+        (Duration::from_secs(86_400), Duration::from_secs(1_800), &SessionStoreKind::Cookie, true)
     );
 }
 
@@ -102,6 +102,7 @@ fn every_variable_is_read() {
         ("SESSION_SAME_SITE", "strict"),
         ("SESSION_HTTPS_ONLY", "false"),
         ("SESSION_MAX_AGE", "3600"),
+        ("SESSION_IDLE_TIMEOUT", "600"),
         ("SESSION_STORE", "redis://127.0.0.1:6379/0"),
     ])
     .unwrap();
@@ -136,7 +137,7 @@ fn every_variable_is_read() {
     let s = c.session();
     assert_eq!(s.secret.as_ref().map(|k| k.expose_secret().len()), Some(72));
     assert_eq!((s.cookie_name.as_str(), s.same_site, s.https_only), ("sid", SameSite::Strict, false));
-    assert_eq!(s.max_age, Duration::from_secs(3600));
+    assert_eq!((s.max_age, s.idle_timeout), (Duration::from_secs(3600), Duration::from_secs(600)));
     assert!(matches!(&s.store, SessionStoreKind::Redis(url) if url.as_str() == "redis://127.0.0.1:6379/0"));
     std::fs::remove_dir_all(dir).ok();
 }
@@ -180,6 +181,7 @@ fn each_bad_value_names_its_variable() {
         ("SESSION_SAME_SITE", "sometimes"),
         ("SESSION_HTTPS_ONLY", "maybe"),
         ("SESSION_MAX_AGE", "ten"),
+        ("SESSION_IDLE_TIMEOUT", "59"),
         ("SESSION_STORE", "memcached://x"),
     ];
     for (var, value) in cases {

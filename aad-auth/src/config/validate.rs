@@ -205,6 +205,13 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
             &builder.session.max_age.as_secs().to_string(),
         ));
     }
+    if builder.session.idle_timeout.as_secs() < 60 {
+        problems.push(ConfigError::invalid(
+            SESSION_IDLE_TIMEOUT,
+            "a whole number of seconds between 60 and 31622400",
+            &builder.session.idle_timeout.as_secs().to_string(),
+        ));
+    }
 
     let routes = &builder.routes;
     route(AUTH_LOGIN_UI_ROUTE, &routes.login_ui, &mut problems);

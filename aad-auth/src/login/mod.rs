@@ -136,15 +136,16 @@ fn error_page(auth: &AadAuth, login: &Login, status: StatusCode, title: &str, de
     login.pages.html_response(status, login.pages.render_error(&view))
 }
 
-fn record_of(session: &Session, sessions: &Sessions) -> Option<SessionRecord> {
+/// The live session record of a request to one of the crate's routes (a use of the session).
+async fn record_of(session: &Session, sessions: &Sessions) -> Option<SessionRecord> {
     let record = session.get::<SessionRecord>(USER_KEY).ok().flatten()?;
-    sessions.is_live(&record).then_some(record)
+    sessions.use_record(record).await
 }
 
 async fn login_page(req: HttpRequest) -> HttpResponse {
     let Some((auth, login)) = context(&req) else { return not_configured() };
     let routes = auth.config().routes();
-    if record_of(&req.get_session(), &login.sessions).is_some() {
+    if record_of(&req.get_session(), &login.sessions).await.is_some() {
         return redirect(&routes.home);
     }
     let target = target(&auth, &req);
@@ -330,6 +331,7 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
         return with_cookie(HttpResponse::InternalServerError().finish(), pending);
     }
     login.sessions.tokens.put(&sid, entry).await;
+    login.sessions.start(&record).await;
     tracing::info!(oid = %record.user.oid, tid = %record.user.tid, "signed in");
     with_cookie(redirect(&tx.target), pending)
 }
@@ -356,7 +358,7 @@ fn no_referrer(mut response: HttpResponse) -> HttpResponse {
 async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
     let Some((auth, login)) = context(&req) else { return not_configured() };
     let routes = auth.config().routes();
-    let record = record_of(&session, &login.sessions);
+    let record = record_of(&session, &login.sessions).await;
     let view = LogoutView {
         logout_url: &routes.logout,
         cancel_url: &routes.home,
@@ -385,7 +387,7 @@ async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
         );
     }
     if let Ok(Some(record)) = session.get::<SessionRecord>(USER_KEY) {
-        login.sessions.tokens.remove(&record.sid).await;
+        login.sessions.end(&record).await;
         tracing::info!(oid = %record.user.oid, "signed out");
     }
     session.purge();
@@ -437,7 +439,9 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .json(json!({ "error": "login_required", "error_description": description, "status": 401, "login_url": login_url }))
     };
-    let Some(record) = record_of(&session, &login.sessions) else { return login_required("Sign in to get a token.") };
+    let Some(record) = record_of(&session, &login.sessions).await else {
+        return login_required("Sign in to get a token.");
+    };
     let Some(mut entry) = login.sessions.tokens.get(&record.sid).await else {
         return login_required("This session's tokens are no longer available; sign in again.");
     };

@@ -1,16 +1,19 @@
-//! Login sessions on actix-session: an encrypted cookie (default) or Redis, and a server-side
-//! token cache keyed by session. The cookie never holds a token.
+//! Login sessions on actix-session: an encrypted cookie (default) or Redis, a server-side token
+//! cache keyed by session, and each session's last use (the idle timeout). The cookie never holds
+//! a token.
 //!
 //! The session middleware wraps the crate's own routes (login, callback, logout, user page).
 //! Handlers elsewhere in the app read the session through [`Sessions::read`], which decrypts the
 //! cookie and loads the state from the same store, so that `App::new().configure(auth.configure())`
 //! is all an app needs.
 
+mod activity;
 mod store;
 mod tokens;
 
 use std::time::Duration;
 
+use activity::Activity;
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, SessionMiddlewareBuilder, TtlExtensionPolicy};
 use actix_session::storage::{SessionKey, SessionStore};
@@ -57,6 +60,7 @@ pub(crate) struct Sessions {
     max_age: Duration,
     store: Store,
     pub(crate) tokens: TokenCache,
+    activity: Activity,
     clock: SharedClock,
 }
 
@@ -100,11 +104,18 @@ impl Sessions {
             SameSite::Strict => CookieSameSite::Strict,
             SameSite::None => CookieSameSite::None,
         };
-        let (store, tokens) = match &session.store {
-            SessionStoreKind::Cookie => (Store::cookie(), TokenCache::memory(clock.clone())),
+        let idle = session.idle_timeout;
+        let (store, tokens, activity) = match &session.store {
+            SessionStoreKind::Cookie => {
+                (Store::cookie(), TokenCache::memory(clock.clone()), Activity::memory(idle, clock.clone()))
+            }
             SessionStoreKind::Redis(url) => {
                 let pool = store::redis_pool(url)?;
-                (Store::redis(pool.clone())?, TokenCache::redis(pool, key.master(), clock.clone()))
+                (
+                    Store::redis(pool.clone())?,
+                    TokenCache::redis(pool.clone(), key.master(), clock.clone()),
+                    Activity::redis(pool, idle, clock.clone()),
+                )
             }
         };
         Ok(Self {
@@ -115,6 +126,7 @@ impl Sessions {
             max_age: session.max_age,
             store,
             tokens,
+            activity,
             clock,
         })
     }
@@ -188,11 +200,32 @@ impl Sessions {
         let session_key = SessionKey::try_from(value).ok()?;
         let state = self.store.load(&session_key).await.ok().flatten()?;
         let record: SessionRecord = serde_json::from_str(state.get(USER_KEY)?).ok()?;
-        self.is_live(&record).then_some(record)
+        self.use_record(record).await
     }
 
-    pub(crate) fn is_live(&self, record: &SessionRecord) -> bool {
-        record.expires_at > self.now()
+    /// The record if its session is live: within its absolute bound and used within the idle
+    /// timeout, which this use renews. A session found idle loses its cached tokens.
+    pub(crate) async fn use_record(&self, record: SessionRecord) -> Option<SessionRecord> {
+        if record.expires_at <= self.now() {
+            return None;
+        }
+        if !self.activity.touch(&record.sid).await {
+            self.tokens.remove(&record.sid).await;
+            tracing::debug!("a session ended after the idle timeout");
+            return None;
+        }
+        Some(record)
+    }
+
+    /// A session starts: its idle clock starts now.
+    pub(crate) async fn start(&self, record: &SessionRecord) {
+        self.activity.start(&record.sid).await;
+    }
+
+    /// A session ends: its cached tokens are gone and this store refuses it from now on.
+    pub(crate) async fn end(&self, record: &SessionRecord) {
+        self.tokens.remove(&record.sid).await;
+        self.activity.end(&record.sid).await;
     }
 
     /// The user of a record, with groups restored from the token cache when they live there.

@@ -1,0 +1,155 @@
+//! The idle timeout: when each session was last used, kept server-side, because guards read the
+//! session outside the session middleware and cannot rewrite a cookie.
+//!
+//! * Redis (`SESSION_STORE=redis://`): one key per session holding its last use (Unix seconds,
+//!   by the app's clock), checked and renewed by one atomic script per request. A missing key is
+//!   an ended session, the same for every instance.
+//! * Memory (the cookie store): the same, per process. A session this process has not seen yet
+//!   (after a restart, or on another instance) starts its idle clock at its first request here;
+//!   the absolute bound holds regardless. A session that ended here stays ended here, so a copy of
+//!   its cookie is refused by this process after logout too.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use crate::clock::SharedClock;
+
+const REDIS_PREFIX: &str = "aad-auth:seen:";
+/// Memory capacity (sessions); the least used are forgotten first.
+const MEMORY_CAPACITY: usize = 100_000;
+/// The last use of a session that ended.
+const ENDED: i64 = i64::MIN;
+
+/// Checks the last use against the idle timeout and renews it, in one step, so that two
+/// requests racing past the timeout cannot revive the session.
+/// KEYS[1]: the session's key. ARGV: now, the idle timeout, the key's lifetime (seconds).
+const TOUCH_SCRIPT: &str = r"
+local last = redis.call('GET', KEYS[1])
+if not last then return 0 end
+if tonumber(ARGV[1]) - tonumber(last) > tonumber(ARGV[2]) then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+";
+
+/// When each session was last used.
+#[derive(Clone)]
+pub(crate) struct Activity {
+    backend: Backend,
+    idle: i64,
+    clock: SharedClock,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Memory(Arc<quick_cache::sync::Cache<String, Arc<AtomicI64>>>),
+    Redis { pool: deadpool_redis::Pool, touch: Arc<redis::Script> },
+}
+
+impl Activity {
+    pub(crate) fn memory(idle: Duration, clock: SharedClock) -> Self {
+        let cache = quick_cache::sync::Cache::new(MEMORY_CAPACITY);
+        Self { backend: Backend::Memory(Arc::new(cache)), idle: seconds(idle), clock }
+    }
+
+    pub(crate) fn redis(pool: deadpool_redis::Pool, idle: Duration, clock: SharedClock) -> Self {
+        let touch = Arc::new(redis::Script::new(TOUCH_SCRIPT));
+        Self { backend: Backend::Redis { pool, touch }, idle: seconds(idle), clock }
+    }
+
+    /// A session starts now (at login).
+    pub(crate) async fn start(&self, sid: &str) {
+        let now = self.clock.unix_seconds();
+        match &self.backend {
+            Backend::Memory(cache) => cache.insert(sid.to_owned(), Arc::new(AtomicI64::new(now))),
+            Backend::Redis { pool, .. } => {
+                let Ok(mut connection) =
+                    pool.get().await.map_err(|e| tracing::warn!(error = %e, "session store unreachable"))
+                else {
+                    return;
+                };
+                let result: Result<(), _> = redis::cmd("SET")
+                    .arg(key(sid))
+                    .arg(now)
+                    .arg("EX")
+                    .arg(self.key_lifetime())
+                    .query_async(&mut *connection)
+                    .await;
+                if let Err(error) = result {
+                    tracing::warn!(error = %error, "session activity write failed");
+                }
+            }
+        }
+    }
+
+    /// Whether the session was used within the idle timeout; if it was, it is used now. A session
+    /// found idle ends (every later call answers false too). Fails closed when Redis cannot
+    /// answer.
+    pub(crate) async fn touch(&self, sid: &str) -> bool {
+        let now = self.clock.unix_seconds();
+        match &self.backend {
+            Backend::Memory(cache) => {
+                let last_use = cache
+                    .get_or_insert_with(sid, || Ok::<_, Infallible>(Arc::new(AtomicI64::new(now))))
+                    .unwrap_or_else(|never| match never {});
+                let idle = self.idle;
+                let renewed = last_use.fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
+                    (last != ENDED && now.saturating_sub(last) <= idle).then_some(now.max(last))
+                });
+                if renewed.is_err() {
+                    last_use.store(ENDED, Ordering::Release);
+                }
+                renewed.is_ok()
+            }
+            Backend::Redis { pool, touch } => {
+                let Ok(mut connection) =
+                    pool.get().await.map_err(|e| tracing::warn!(error = %e, "session store unreachable"))
+                else {
+                    return false;
+                };
+                let live: Result<i64, _> = touch
+                    .key(key(sid))
+                    .arg(now)
+                    .arg(self.idle)
+                    .arg(self.key_lifetime())
+                    .invoke_async(&mut *connection)
+                    .await;
+                live.map_err(|e| tracing::warn!(error = %e, "session activity check failed"))
+                    .is_ok_and(|live| live == 1)
+            }
+        }
+    }
+
+    /// A session ends (logout).
+    pub(crate) async fn end(&self, sid: &str) {
+        match &self.backend {
+            Backend::Memory(cache) => cache.insert(sid.to_owned(), Arc::new(AtomicI64::new(ENDED))),
+            Backend::Redis { pool, .. } => {
+                if let Ok(mut connection) = pool.get().await {
+                    let result: Result<(), _> = redis::cmd("DEL").arg(key(sid)).query_async(&mut *connection).await;
+                    if let Err(error) = result {
+                        tracing::warn!(error = %error, "session activity delete failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// How long Redis keeps a key: the timeout decides by the app's clock; this only lets Redis
+    /// forget abandoned sessions.
+    fn key_lifetime(&self) -> i64 {
+        self.idle.saturating_add(60)
+    }
+}
+
+fn key(sid: &str) -> String {
+    format!("{REDIS_PREFIX}{sid}")
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
