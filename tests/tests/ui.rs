@@ -7,6 +7,8 @@
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();
-    cases.pass("ui/pass/*.rs");
+    // Cases run in this order; the pass cases (which link and run binaries) go last so that a
+    // failure among them is in the tail of the output, which is what CI shows.
     cases.compile_fail("ui/fail/*.rs");
+    cases.pass("ui/pass/*.rs");
 }
