@@ -369,7 +369,8 @@ async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
 }
 
 /// POST logout: ends the session and its cached tokens, then Entra's session (a provider without
-/// an end-session endpoint gets the signed-out page instead). Cross-site posts are refused (the SameSite cookie is not sent on them anyway).
+/// an end-session endpoint gets the signed-out page instead). Cross-site posts are refused (the
+/// SameSite cookie is not sent on them anyway).
 async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     let Some((auth, login)) = context(&req) else { return not_configured() };
     let config = auth.config();

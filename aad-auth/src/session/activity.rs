@@ -25,16 +25,28 @@ const ENDED: i64 = i64::MIN;
 /// Checks the last use against the idle timeout and renews it, in one step, so that two
 /// requests racing past the timeout cannot revive the session.
 /// KEYS[1]: the session's key. ARGV: now, the idle timeout, the key's lifetime (seconds).
+/// Returns 1 (live), -1 (idle: ended now) or 0 (ended before).
 const TOUCH_SCRIPT: &str = r"
 local last = redis.call('GET', KEYS[1])
 if not last then return 0 end
 if tonumber(ARGV[1]) - tonumber(last) > tonumber(ARGV[2]) then
   redis.call('DEL', KEYS[1])
-  return 0
+  return -1
 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1
 ";
+
+/// What a use of a session found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Use {
+    /// Used within the idle timeout; renewed.
+    Live,
+    /// Unused for longer than the idle timeout: it ends with this use.
+    Idle,
+    /// Ended before (logout, an earlier idle check, or unknown to Redis).
+    Ended,
+}
 
 /// When each session was last used.
 #[derive(Clone)]
@@ -87,9 +99,8 @@ impl Activity {
     }
 
     /// Whether the session was used within the idle timeout; if it was, it is used now. A session
-    /// found idle ends (every later call answers false too). Fails closed when Redis cannot
-    /// answer.
-    pub(crate) async fn touch(&self, sid: &str) -> bool {
+    /// found idle ends (later calls answer [`Use::Ended`]). Fails closed when Redis cannot answer.
+    pub(crate) async fn touch(&self, sid: &str) -> Use {
         let now = self.clock.unix_seconds();
         match &self.backend {
             Backend::Memory(cache) => {
@@ -100,26 +111,38 @@ impl Activity {
                 let renewed = last_use.fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
                     (last != ENDED && now.saturating_sub(last) <= idle).then_some(now.max(last))
                 });
-                if renewed.is_err() {
-                    last_use.store(ENDED, Ordering::Release);
+                match renewed {
+                    Ok(_) => Use::Live,
+                    Err(ENDED) => Use::Ended,
+                    // Another request may have ended it meanwhile; either way it ends.
+                    Err(_) => match last_use.swap(ENDED, Ordering::AcqRel) {
+                        ENDED => Use::Ended,
+                        _ => Use::Idle,
+                    },
                 }
-                renewed.is_ok()
             }
             Backend::Redis { pool, touch } => {
                 let Ok(mut connection) =
                     pool.get().await.map_err(|e| tracing::warn!(error = %e, "session store unreachable"))
                 else {
-                    return false;
+                    return Use::Ended;
                 };
-                let live: Result<i64, _> = touch
+                let found: Result<i64, _> = touch
                     .key(key(sid))
                     .arg(now)
                     .arg(self.idle)
                     .arg(self.key_lifetime())
                     .invoke_async(&mut *connection)
                     .await;
-                live.map_err(|e| tracing::warn!(error = %e, "session activity check failed"))
-                    .is_ok_and(|live| live == 1)
+                match found {
+                    Ok(1) => Use::Live,
+                    Ok(-1) => Use::Idle,
+                    Ok(_) => Use::Ended,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "session activity check failed");
+                        Use::Ended
+                    }
+                }
             }
         }
     }

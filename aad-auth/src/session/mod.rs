@@ -13,7 +13,7 @@ mod tokens;
 
 use std::time::Duration;
 
-use activity::Activity;
+use activity::{Activity, Use};
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, SessionMiddlewareBuilder, TtlExtensionPolicy};
 use actix_session::storage::{SessionKey, SessionStore};
@@ -209,12 +209,15 @@ impl Sessions {
         if record.expires_at <= self.now() {
             return None;
         }
-        if !self.activity.touch(&record.sid).await {
-            self.tokens.remove(&record.sid).await;
-            tracing::debug!("a session ended after the idle timeout");
-            return None;
+        match self.activity.touch(&record.sid).await {
+            Use::Live => Some(record),
+            Use::Idle => {
+                self.tokens.remove(&record.sid).await;
+                tracing::debug!("a session ended after the idle timeout");
+                None
+            }
+            Use::Ended => None,
         }
-        Some(record)
     }
 
     /// A session starts: its idle clock starts now.
