@@ -41,3 +41,85 @@ pub(crate) fn current_target(req: &HttpRequest) -> String {
     let target = uri.path_and_query().map_or("/", |pq| pq.as_str());
     if is_safe_target(target) { target.to_owned() } else { "/".to_owned() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_TARGET_LEN, sanitize};
+
+    const LOGIN_ROUTES: [&str; 2] = ["/login", "/oauth"];
+
+    fn checked(target: &str) -> &str {
+        sanitize(Some(target), &LOGIN_ROUTES, "/")
+    }
+
+    /// security-cases.md §2.5, one row each: the targets a login (or a logout, R19) may be asked to
+    /// return to, and where it goes.
+    #[test]
+    fn r01_to_r18_only_same_origin_relative_paths_are_kept() {
+        let long = format!("/{}", "a".repeat(10 * 1024));
+        let rows: [(&str, &[&str], bool); 11] = [
+            ("R1", &["/dashboard?tab=2#x", "/", "/a/b/c"], true),
+            ("R2", &["/view/?param=https://example.com", "/x?next=//evil.example"], true),
+            ("R3", &["https://evil.example", "http://evil.example", "ftp://evil.example"], false),
+            ("R4", &["//evil.example", "///evil.example", "////evil.example"], false),
+            (
+                "R5",
+                &["/\\evil.example", "\\\\evil.example", "\\/evil.example", "/\\/evil.example", "\\\\//evil.example"],
+                false,
+            ),
+            (
+                "R6",
+                &[
+                    "https:evil.example",
+                    "http:/\\/evil.example",
+                    "http:\\/evil.example",
+                    "http:///evil.example",
+                    "http:999999999",
+                ],
+                false,
+            ),
+            (
+                "R10",
+                &[
+                    "javascript:alert(1)",
+                    "JaVaScRiPt:alert(1)",
+                    "java\nscript:alert(1)",
+                    "data:text/html,x",
+                    "vbscript:x",
+                ],
+                false,
+            ),
+            (
+                "R11",
+                &[
+                    "https://app.example.com@evil.example",
+                    "http://testserver\\@evil.example",
+                    "https://app.example.com.evil.example",
+                ],
+                false,
+            ),
+            // Absolute URLs are never kept, not even the app's own origin: stricter than R12 asks.
+            ("R12", &["https://app.example.com/x", "http://app.example.com/x"], false),
+            // Browsers drop tabs and newlines inside URLs: `/\t/evil` would become `//evil`.
+            (
+                "R5/R10 control characters",
+                &["/\t/evil.example", "/\n/evil.example", "/\r\n/evil.example", "/\0"],
+                false,
+            ),
+            ("R18", &["/login", "/login?redirect=/x", "/oauth/aad/redirect?code=x", "/oauth"], false),
+        ];
+        for (row, targets, kept) in rows {
+            for target in targets {
+                let expected = if kept { *target } else { "/" };
+                assert_eq!(checked(target), expected, "{row}: {target:?}");
+            }
+        }
+        // R15: a 10 KB target falls back; one at the cap is kept.
+        assert_eq!(checked(&long), "/", "R15");
+        let at_cap = format!("/{}", "a".repeat(MAX_TARGET_LEN - 1));
+        assert_eq!(checked(&at_cap), at_cap, "R15: the cap itself");
+        // Routes that merely start with a login route's name are ordinary pages.
+        assert_eq!(checked("/login-help"), "/login-help", "R18 is by path segment");
+        assert_eq!(sanitize(None, &LOGIN_ROUTES, "/home"), "/home");
+    }
+}

@@ -531,6 +531,34 @@ async fn r16_r17_r18_only_the_stored_and_checked_target_is_used() {
 }
 
 #[actix_web::test]
+async fn r19_logout_returns_only_to_the_configured_route() {
+    let w = world().await;
+    let expected = w.site.url("/login");
+    for target in [
+        "https://evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        "https://app.example.com@evil.example",
+        "/dashboard",
+    ] {
+        let encoded = urlencode(target);
+        let out = Browser::new()
+            .post(
+                &w.site
+                    .url(&format!("/logout?returnTo={encoded}&redirect={encoded}&post_logout_redirect_uri={encoded}")),
+            )
+            .await;
+        assert_eq!(out.status, 303, "{target}");
+        assert_eq!(out.location_param("post_logout_redirect_uri").as_deref(), Some(expected.as_str()), "{target}");
+        let location = url::Url::parse(&out.location().unwrap()).unwrap();
+        assert!(location.as_str().starts_with(&w.tenant.authority()), "{location}");
+        let uris = location.query_pairs().filter(|(name, _)| name == "post_logout_redirect_uri").count();
+        assert_eq!(uris, 1, "no second post_logout_redirect_uri smuggled through: {location}");
+    }
+}
+
+#[actix_web::test]
 async fn pages_redirect_anonymous_browsers_and_enforce_roles() {
     let w = world_as("bob@contoso.onmicrosoft.com", |c| c).await;
     let browser = Browser::new();
