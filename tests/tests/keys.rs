@@ -71,6 +71,26 @@ async fn j01_keys_come_from_the_discovered_jwks_uri_in_one_fetch_each() {
 }
 
 #[actix_web::test]
+async fn j17_unknown_and_null_discovery_members_are_ignored() {
+    let mock = Mock::start().await;
+    let mut document = mock.idp.discovery();
+    for (name, value) in [
+        ("cloud_instance_name", json!("microsoftonline.com")),
+        ("rbac_url", json!("https://pas.windows.net")),
+        ("tenant_region_scope", json!(null)),
+        ("msgraph_host", json!("graph.microsoft.com")),
+        ("frontchannel_logout_supported", json!(true)),
+        ("x_future_member", json!({"nested": [1, 2, {"deep": null}]})),
+    ] {
+        document[name] = value;
+    }
+    mock.idp.set_discovery(document);
+    let auth = mock.auth();
+    assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
+    assert_eq!(auth.keys().status().last_error, None);
+}
+
+#[actix_web::test]
 async fn j02_new_kid_refreshes_once_and_the_same_request_succeeds() {
     let h = Harness::new().await;
     assert!(h.auth.keys().ensure_loaded().await);

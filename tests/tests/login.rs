@@ -80,6 +80,22 @@ async fn full_login_lands_on_the_target_with_a_session() {
 }
 
 #[actix_web::test]
+async fn j03_a_key_rotated_just_before_the_login_is_fetched_once() {
+    let w = world().await;
+    // A first login loads the tenant's keys.
+    let _ = sign_in(&Browser::new(), &w.site, "/").await;
+    let jwks_before = w.tenant.requests(Endpoint::Jwks);
+    assert!(jwks_before >= 1);
+    // The tenant signs the next id_token with a key the site has never seen.
+    let new_kid = w.tenant.rotate_keys();
+    let browser = Browser::new();
+    let hops = sign_in(&browser, &w.site, "/test").await;
+    assert_eq!(hops.last().unwrap().status, 200, "the login completes: {hops:#?}");
+    assert_eq!(browser.get(&w.site.url("/api/session")).await.status, 200);
+    assert_eq!(w.tenant.requests(Endpoint::Jwks), jwks_before + 1, "one refresh for {new_kid}");
+}
+
+#[actix_web::test]
 async fn l01_authorize_request_is_complete_and_fresh() {
     let w = world().await;
     let browser = Browser::new();

@@ -136,7 +136,8 @@ where
 }
 
 /// Checks one table row; returns a failure line instead of panicking so that a table reports
-/// every failing row at once.
+/// every failing row at once. Every row also checks D15: the error body never echoes the token
+/// and never carries a panic or a backtrace.
 pub fn expect_row(name: &str, reply: &Reply, status: u16, code: Option<&str>, token: &str) -> Option<String> {
     let mut problems = Vec::new();
     if reply.status != status {
