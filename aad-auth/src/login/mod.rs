@@ -393,9 +393,11 @@ async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     }
     session.purge();
     let routes = config.routes();
+    // Just after start-up the discovery document may still be on its way.
+    auth.keys().ensure_loaded().await;
     let Some(mut end_session) = auth.keys().metadata().and_then(|m| m.end_session_endpoint.clone()) else {
-        // A provider without an end-session endpoint (or keys not loaded yet): the session here
-        // is over but the provider's is not, which the page says, rather than a silent redirect.
+        // A provider without an end-session endpoint (or unreachable): the session here is over
+        // but the provider's is not, which the page says, rather than a silent redirect.
         let view = SignedOutView { login_url: &routes.login_ui, home_url: &routes.home };
         return login.pages.html_response(StatusCode::OK, login.pages.render_signed_out(&view));
     };
