@@ -177,6 +177,13 @@ where
     serde_json::from_str(&reply.body).expect("the document is JSON")
 }
 
+/// The `/openapi.json` served by an app mounting `h`'s `AadAuth` with `doc`.
+async fn document_served_with(h: &Harness, doc: utoipa::openapi::OpenApi) -> Value {
+    let auth = h.auth.clone().with_openapi(doc);
+    let app = app!(auth);
+    served_doc(&app).await
+}
+
 /// The `x-aad-auth` extension a policy must produce.
 fn extension_of(policy: &aad_auth::Policy) -> Value {
     json!({
@@ -209,9 +216,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 async fn schemes_come_from_the_authority_and_every_required_scope() {
     let h = Harness::new().await;
     let client = h.auth.config().client_id().to_owned();
-    let auth = h.auth.clone().with_openapi(CoveredDoc::openapi());
-    let app = app!(auth);
-    let doc = served_doc(&app).await;
+    let doc = document_served_with(&h, CoveredDoc::openapi()).await;
 
     let schemes = &doc["components"]["securitySchemes"];
     let flow = &schemes[OAUTH2_SCHEME]["flows"]["authorizationCode"];
@@ -238,9 +243,7 @@ async fn schemes_come_from_the_authority_and_every_required_scope() {
 async fn each_operation_carries_exactly_its_guards_requirement() {
     let h = Harness::new().await;
     let client = h.auth.config().client_id().to_owned();
-    let auth = h.auth.clone().with_openapi(CoveredDoc::openapi());
-    let app = app!(auth);
-    let doc = served_doc(&app).await;
+    let doc = document_served_with(&h, CoveredDoc::openapi()).await;
     let op = |path: &str, method: &str| doc["paths"][path][method].clone();
 
     let items = op("/items", "get");
@@ -307,9 +310,7 @@ async fn each_operation_carries_exactly_its_guards_requirement() {
 #[actix_web::test]
 async fn the_extension_equals_the_registered_policy_for_every_operation() {
     let h = Harness::new().await;
-    let auth = h.auth.clone().with_openapi(CoveredDoc::openapi());
-    let app = app!(auth);
-    let doc = served_doc(&app).await;
+    let doc = document_served_with(&h, CoveredDoc::openapi()).await;
     let expected = [
         ("/items", "post", registered("openapi", "write_item")),
         ("/items", "get", registered("openapi", "list_items")),
@@ -359,9 +360,7 @@ async fn the_runtime_enforces_what_the_document_says() {
 #[actix_web::test]
 async fn the_modifier_alone_gives_the_served_document() {
     let h = Harness::new().await;
-    let auth = h.auth.clone().with_openapi(CoveredDoc::openapi());
-    let app = app!(auth);
-    let served = served_doc(&app).await;
+    let served = document_served_with(&h, CoveredDoc::openapi()).await;
 
     let mut doc = CoveredDoc::openapi();
     assert!(doc.components.as_ref().is_none_or(|c| c.security_schemes.is_empty()), "the raw document has no schemes");
@@ -392,9 +391,7 @@ fn guard_coverage_names_unguarded_protected_and_ambiguous_operations() {
 async fn ambiguous_operations_get_no_requirement_and_declared_ones_are_kept() {
     let h = Harness::new().await;
     let client = h.auth.config().client_id().to_owned();
-    let auth = h.auth.clone().with_openapi(BrokenDoc::openapi());
-    let app = app!(auth);
-    let doc = served_doc(&app).await;
+    let doc = document_served_with(&h, BrokenDoc::openapi()).await;
 
     for path in ["/dup/first", "/dup/second"] {
         let operation = &doc["paths"][path]["get"];
