@@ -10,7 +10,7 @@ use crate::authority::Authority;
 use crate::clock::{self, SharedClock};
 use crate::config::AadAuthConfig;
 use crate::error::{AuthError, Error, ErrorPages, ResponseContext};
-use crate::keys::KeyStore;
+use crate::keys::{KeyStore, KeyStoreTiming};
 use crate::login::Login;
 use crate::session::Sessions;
 use crate::token::{TokenCacheConfig, TokenError, TokenValidator, VerifiedToken};
@@ -77,6 +77,7 @@ pub struct AadAuthBuilder {
     clock: SharedClock,
     bearer_only: bool,
     token_cache: TokenCacheConfig,
+    key_store_timing: Option<KeyStoreTiming>,
 }
 
 impl AadAuthBuilder {
@@ -90,6 +91,14 @@ impl AadAuthBuilder {
     /// [`TokenCacheConfig::disabled`] turns it off).
     pub fn token_cache(mut self, token_cache: TokenCacheConfig) -> Self {
         self.token_cache = token_cache;
+        self
+    }
+
+    /// The key store's timing (lifetime, stale window, unknown-`kid` cooldown, retry backoff),
+    /// replacing what `AAD_JWKS_CACHE_TTL` and `AAD_JWKS_STALE_TTL` set. For tests and soak runs
+    /// that need a short time scale; production leaves it to the configuration.
+    pub fn key_store_timing(mut self, timing: KeyStoreTiming) -> Self {
+        self.key_store_timing = Some(timing);
         self
     }
 
@@ -109,7 +118,10 @@ impl AadAuthBuilder {
         let config = self.config;
         let http =
             crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
-        let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), config.jwks_cache_ttl());
+        let timing = self.key_store_timing.unwrap_or_else(|| {
+            KeyStoreTiming::default().ttl(config.jwks_cache_ttl()).stale_ttl(config.jwks_stale_ttl())
+        });
+        let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), timing);
         let validator = TokenValidator::new(&config, keys.clone(), self.clock.clone(), self.token_cache);
         if config.enabled() {
             keys.spawn_background_refresh();
@@ -175,7 +187,13 @@ impl AadAuth {
 
     /// Starts a builder for options beyond the configuration.
     pub fn builder(config: AadAuthConfig) -> AadAuthBuilder {
-        AadAuthBuilder { config, clock: clock::system(), bearer_only: false, token_cache: TokenCacheConfig::default() }
+        AadAuthBuilder {
+            config,
+            clock: clock::system(),
+            bearer_only: false,
+            token_cache: TokenCacheConfig::default(),
+            key_store_timing: None,
+        }
     }
 
     /// Mounts everything on an app: `App::new().configure(auth.configure())`.

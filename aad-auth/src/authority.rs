@@ -233,18 +233,31 @@ impl IssuerPolicy {
         self.v2.replace(TENANT_TEMPLATE, tid)
     }
 
-    /// Whether a JWKS key's own `issuer` (if any) covers a token from tenant `tid`: keys scoped
-    /// to one tenant must not verify another tenant's tokens (Storm-0558).
-    pub(crate) fn key_issuer_covers(&self, key_issuer: Option<&str>, tid: &str) -> bool {
-        match key_issuer {
-            None => true,
-            Some(key_issuer) => match key_issuer.split_once(TENANT_TEMPLATE) {
-                None => self.is_v2_issuer_of(key_issuer, tid),
-                Some((prefix, suffix)) => {
-                    // Both templated: the same template covers every tenant.
-                    self.v2.split_once(TENANT_TEMPLATE) == Some((prefix, suffix))
-                }
-            },
+    /// Whether a JWKS key's own `issuer` (if any) covers a token from tenant `tid` with issuer
+    /// `token_iss` (already checked against this policy): keys scoped to one tenant must not
+    /// verify another tenant's tokens (Storm-0558). Microsoft.IdentityModel's rule: `{tenantid}`
+    /// in the key's issuer is replaced by the token's `tid`, and the result must equal the
+    /// token's issuer or, for a v1 token (`sts.windows.net`, which names the same tenant), the
+    /// tenant's v2 issuer; a trailing `/` is not significant. Entra's keys carry the template
+    /// on every endpoint, tenant-specific ones included.
+    pub(crate) fn key_issuer_covers(&self, key_issuer: Option<&str>, tid: &str, token_iss: &str) -> bool {
+        let Some(key_issuer) = key_issuer else {
+            return true;
+        };
+        names_issuer(key_issuer, tid, token_iss)
+            || (self.entra_shaped && names_issuer(key_issuer, tid, &self.v2_issuer(tid)))
+    }
+}
+
+/// Whether `template`, with `{tenantid}` replaced by `tid`, is `issuer` (trailing `/` ignored on
+/// both sides). Compares in place: this runs for every new token.
+fn names_issuer(template: &str, tid: &str, issuer: &str) -> bool {
+    let template = template.strip_suffix('/').unwrap_or(template);
+    let issuer = issuer.strip_suffix('/').unwrap_or(issuer);
+    match template.split_once(TENANT_TEMPLATE) {
+        None => template == issuer,
+        Some((prefix, suffix)) => {
+            issuer.strip_prefix(prefix).and_then(|rest| rest.strip_suffix(suffix)).is_some_and(|middle| middle == tid)
         }
     }
 }

@@ -69,7 +69,7 @@ pub use config::{AadAuthConfig, ConfigError};
 pub use error::{AuthError, Error};
 pub use guard::{Authorized, RequireAuth, RequireAuthService};
 pub use http::FetchError;
-pub use keys::{KEY_REFRESH_COOLDOWN, KeyStore, KeyStoreStatus};
+pub use keys::{KEY_REFRESH_COOLDOWN, KeyFreshness, KeyStore, KeyStoreStatus, KeyStoreTiming};
 pub use policy::{Forbidden, GuardKind, GuardRegistration, Policy, StaticPolicy, guard_registrations};
 pub use state::{AuthSource, AuthenticationState};
 pub use token::{TokenError, TokenValidator, VerifiedToken};

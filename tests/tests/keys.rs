@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aad_auth::testing::{Endpoint, Fault, ManualClock, Tenant, TestKey, random_guid};
-use aad_auth::{AadAuth, AadAuthConfig, TokenError};
+use aad_auth::{AadAuth, AadAuthConfig, KeyFreshness, KeyStoreTiming, TokenError};
 use common::logs::Captured;
 use common::mock_idp::MockIdp;
 use common::{Harness, app, get};
@@ -135,7 +135,8 @@ async fn j06_failed_refreshes_keep_the_last_good_keys() {
         h.clock.advance(aad_auth::KEY_REFRESH_COOLDOWN + Duration::from_secs(1));
         let before = h.tenant.requests(Endpoint::Jwks);
         let unknown = h.tenant.token().member().header("kid", json!(random_guid())).sign();
-        assert_eq!(status(&h.auth, &unknown).await, Err(TokenError::UnknownKey), "{fault:?}");
+        // While refreshes fail an unknown key is our problem, not the token's: 503, never 401.
+        assert_eq!(status(&h.auth, &unknown).await, Err(TokenError::KeysUnavailable), "{fault:?}");
         assert_eq!(h.tenant.requests(Endpoint::Jwks), before + 1, "{fault:?}: the refresh was attempted");
         let fresh = h.tenant.token().member().sign();
         assert_eq!(status(&h.auth, &fresh).await, Ok(()), "{fault:?}: cached keys still verify");
@@ -208,23 +209,131 @@ async fn b15_rsa_keys_under_2048_bits_are_refused() {
     assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
 }
 
+/// A harness whose key store runs on a short time scale: 60 s fresh, then 120 s stale.
+async fn short_ttl_harness(stale: Duration) -> Harness {
+    let clock = Arc::new(ManualClock::new());
+    let tenant = Tenant::builder().clock(clock.clone()).start().await;
+    let timing = KeyStoreTiming::default().ttl(Duration::from_secs(60)).stale_ttl(stale);
+    let auth = AadAuth::builder(tenant.api_config().build().unwrap())
+        .clock(clock.clone())
+        .key_store_timing(timing)
+        .bearer_only()
+        .build()
+        .unwrap();
+    Harness { tenant, auth, clock }
+}
+
 #[actix_web::test]
-async fn j08_removed_keys_expire_with_the_cache_ttl() {
+async fn j08_a_withdrawn_key_is_refused_right_after_the_refresh_that_drops_it() {
     let h = Harness::new().await;
-    let old_kid = h.tenant.active_kid();
-    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Ok(()));
-    let old_key_token_later = || h.tenant.token().member().header("kid", json!(old_kid)).sign();
-    h.tenant.rotate_keys();
-    // Old-key tokens are signed by the old key: rebuild one the way the tenant would have.
-    let new_token = h.tenant.token().member().sign();
-    assert_eq!(status(&h.auth, &new_token).await, Ok(()));
-    h.tenant.retire_key(&old_kid);
-    h.clock.advance(Duration::from_secs(25 * 3600));
-    let new_token = h.tenant.token().member().sign();
-    assert_eq!(status(&h.auth, &new_token).await, Ok(()), "current keys still verify after 25 h");
-    let stale = old_key_token_later();
-    // Signed with the new key but naming the old kid: the old kid must be gone from the cache.
-    assert_eq!(status(&h.auth, &stale).await, Err(TokenError::UnknownKey), "the retired key left the cache");
+    let compromised = Arc::new(TestKey::generate("compromised-key"));
+    h.tenant.publish_key(compromised.clone());
+    let forged = || h.tenant.token().member().signed_with(compromised.clone()).sign();
+    let cached = forged();
+    assert_eq!(status(&h.auth, &cached).await, Ok(()), "published: trusted");
+    assert_eq!(status(&h.auth, &cached).await, Ok(()), "and now cached");
+    // Emergency rollover: the tenant stops publishing the key.
+    h.tenant.retire_key("compromised-key");
+    let before = h.tenant.requests(Endpoint::Jwks);
+    assert!(h.auth.keys().refresh_now().await);
+    assert_eq!(h.tenant.requests(Endpoint::Jwks), before + 2, "the drop was confirmed by a second fetch");
+    assert_eq!(status(&h.auth, &cached).await, Err(TokenError::UnknownKey), "the cached token dies with its key");
+    assert_eq!(status(&h.auth, &forged()).await, Err(TokenError::UnknownKey), "a new token signed by it too");
+    assert_eq!(h.auth.keys().status().keys_withdrawn, 1);
+    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Ok(()), "the tenant's own key still works");
+}
+
+#[actix_web::test]
+async fn j08_an_unknown_kid_refresh_drops_withdrawn_keys_too() {
+    // Security review F2's exploit: forcing a refresh with an unknown kid must not keep the key.
+    let h = Harness::new().await;
+    let compromised = Arc::new(TestKey::generate("compromised-key"));
+    h.tenant.publish_key(compromised.clone());
+    let token = h.tenant.token().member().signed_with(compromised.clone()).sign();
+    assert_eq!(status(&h.auth, &token).await, Ok(()));
+    h.tenant.retire_key("compromised-key");
+    h.clock.advance(aad_auth::KEY_REFRESH_COOLDOWN + Duration::from_secs(1));
+    let unknown = h.tenant.token().member().header("kid", json!(random_guid())).sign();
+    assert_eq!(status(&h.auth, &unknown).await, Err(TokenError::UnknownKey));
+    assert_eq!(status(&h.auth, &token).await, Err(TokenError::UnknownKey), "gone after the forced refresh");
+}
+
+#[actix_web::test]
+async fn j08_one_partial_answer_drops_no_key() {
+    let h = Harness::new().await;
+    let token = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &token).await, Ok(()));
+    // One replica answers without the active key; the confirming fetch reaches a full one.
+    h.tenant.set_fault(Endpoint::Jwks, Fault::PartialKeysOnce);
+    let other = h.tenant.rotate_keys();
+    let (captured, _guard) = Captured::start();
+    assert!(h.auth.keys().refresh_now().await);
+    assert_eq!(h.auth.keys().status().keys_withdrawn, 0);
+    assert_eq!(status(&h.auth, &token).await, Ok(()), "the key the partial answer left out is kept");
+    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Ok(()), "{other} arrived");
+    assert!(!captured.text().contains("withdrawn"), "{}", captured.text());
+}
+
+#[actix_web::test]
+async fn j18_valid_tokens_pass_through_an_outage_longer_than_the_ttl_then_503() {
+    let h = short_ttl_harness(Duration::from_secs(120)).await;
+    let (captured, _guard) = Captured::start();
+    let cached = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &cached).await, Ok(()));
+    h.tenant.set_fault(Endpoint::Jwks, Fault::Status(503));
+    h.tenant.set_fault(Endpoint::Discovery, Fault::Status(503));
+    h.clock.advance(Duration::from_secs(61));
+    assert!(!h.auth.keys().refresh_now().await, "the provider is down");
+    let keys = h.auth.keys().status();
+    assert_eq!(keys.freshness, KeyFreshness::Stale, "{keys:?}");
+    assert!(keys.last_error.is_some() && keys.age >= Some(Duration::from_secs(61)), "{keys:?}");
+    assert_eq!(status(&h.auth, &cached).await, Ok(()), "cached token, past the TTL, within the stale window");
+    let fresh = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &fresh).await, Ok(()), "new token signed by a key of the last good set");
+    h.clock.advance(Duration::from_secs(100));
+    assert!(!h.auth.keys().refresh_now().await);
+    assert_eq!(status(&h.auth, &fresh).await, Ok(()), "still within the window at 161 s");
+    h.clock.advance(Duration::from_secs(20));
+    assert!(!h.auth.keys().refresh_now().await);
+    assert_eq!(h.auth.keys().status().freshness, KeyFreshness::Expired);
+    assert_eq!(status(&h.auth, &cached).await, Err(TokenError::KeysUnavailable), "503, never 401");
+    assert_eq!(status(&h.auth, &h.tenant.token().member().sign()).await, Err(TokenError::KeysUnavailable));
+    let app = app(&h.auth).await;
+    let reply = get(&app, "/api", Some(&cached)).await;
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert!(reply.retry_after.is_some(), "{reply:?}");
+    h.tenant.clear_fault(Endpoint::Jwks);
+    h.tenant.clear_fault(Endpoint::Discovery);
+    assert!(h.auth.keys().refresh_now().await);
+    assert_eq!(h.auth.keys().status().freshness, KeyFreshness::Fresh);
+    assert_eq!(status(&h.auth, &cached).await, Ok(()), "recovered");
+    let logs = captured.text();
+    let once = |needle: &str| logs.matches(needle).count() == 1;
+    assert!(once("signing keys are past their TTL and refreshes fail"), "stale logged once:\n{logs}");
+    assert!(once("signing keys expired past the stale window"), "expiry logged once:\n{logs}");
+    assert!(once("signing keys recovered"), "recovery logged once:\n{logs}");
+}
+
+#[actix_web::test]
+async fn j18_without_a_stale_window_the_ttl_is_the_limit() {
+    let h = short_ttl_harness(Duration::ZERO).await;
+    let token = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &token).await, Ok(()));
+    h.tenant.set_fault(Endpoint::Jwks, Fault::Garbage);
+    h.clock.advance(Duration::from_secs(61));
+    assert!(!h.auth.keys().refresh_now().await);
+    assert_eq!(status(&h.auth, &token).await, Err(TokenError::KeysUnavailable));
+}
+
+#[actix_web::test]
+async fn j18_a_set_past_its_ttl_is_refreshed_by_the_next_request_once_expired() {
+    // With the background task asleep (manual clock), an expired set reloads on demand.
+    let h = short_ttl_harness(Duration::from_secs(10)).await;
+    let token = h.tenant.token().member().sign();
+    assert_eq!(status(&h.auth, &token).await, Ok(()));
+    h.clock.advance(Duration::from_secs(100));
+    assert_eq!(status(&h.auth, &token).await, Ok(()), "reloaded in the same call");
+    assert_eq!(h.auth.keys().status().freshness, KeyFreshness::Fresh);
 }
 
 #[actix_web::test]

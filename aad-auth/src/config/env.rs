@@ -28,6 +28,7 @@ pub(super) const AAD_PROMPT: &str = "AAD_PROMPT";
 pub(super) const AAD_DOMAIN_HINT: &str = "AAD_DOMAIN_HINT";
 pub(super) const AAD_CLOCK_SKEW_SECONDS: &str = "AAD_CLOCK_SKEW_SECONDS";
 pub(super) const AAD_JWKS_CACHE_TTL: &str = "AAD_JWKS_CACHE_TTL";
+pub(super) const AAD_JWKS_STALE_TTL: &str = "AAD_JWKS_STALE_TTL";
 pub(super) const AAD_ALLOW_GUESTS: &str = "AAD_ALLOW_GUESTS";
 pub(super) const AUTH_ENABLED: &str = "AUTH_ENABLED";
 pub(super) const AUTH_DEV_MODE: &str = "AUTH_DEV_MODE";
@@ -134,6 +135,8 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Aad
     builder.clock_skew = seconds(AAD_CLOCK_SKEW_SECONDS, 60, 600, "a whole number of seconds between 0 and 600");
     builder.jwks_cache_ttl =
         seconds(AAD_JWKS_CACHE_TTL, 86_400, 7 * 86_400, "a whole number of seconds between 60 and 604800");
+    builder.jwks_stale_ttl =
+        seconds(AAD_JWKS_STALE_TTL, 86_400, 7 * 86_400, "a whole number of seconds between 0 and 604800");
     builder.session.max_age =
         seconds(SESSION_MAX_AGE, 86_400, 366 * 86_400, "a whole number of seconds between 60 and 31622400");
     builder.session.idle_timeout =

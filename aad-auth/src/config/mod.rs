@@ -256,6 +256,7 @@ pub struct AadAuthConfig {
     pub(crate) domain_hint: Option<String>,
     pub(crate) clock_skew: Duration,
     pub(crate) jwks_cache_ttl: Duration,
+    pub(crate) jwks_stale_ttl: Duration,
     pub(crate) allow_guests: bool,
     pub(crate) enabled: bool,
     pub(crate) dev_mode: bool,
@@ -392,6 +393,11 @@ impl AadAuthConfig {
     pub fn jwks_cache_ttl(&self) -> Duration {
         self.jwks_cache_ttl
     }
+    /// How long past the TTL the last good signing keys keep serving while refreshes fail
+    /// (`AAD_JWKS_STALE_TTL`; zero: none).
+    pub fn jwks_stale_ttl(&self) -> Duration {
+        self.jwks_stale_ttl
+    }
     /// Whether guest (B2B) users are allowed (`AAD_ALLOW_GUESTS`).
     pub fn allow_guests(&self) -> bool {
         self.allow_guests
@@ -447,6 +453,7 @@ pub struct AadAuthConfigBuilder {
     domain_hint: Option<String>,
     clock_skew: Duration,
     jwks_cache_ttl: Duration,
+    jwks_stale_ttl: Duration,
     allow_guests: bool,
     enabled: bool,
     dev_mode: bool,
@@ -480,6 +487,7 @@ impl AadAuthConfigBuilder {
             domain_hint: None,
             clock_skew: Duration::from_secs(60),
             jwks_cache_ttl: Duration::from_secs(86_400),
+            jwks_stale_ttl: Duration::from_secs(86_400),
             allow_guests: true,
             enabled: true,
             dev_mode: false,
@@ -589,6 +597,13 @@ impl AadAuthConfigBuilder {
     /// Signing-key lifetime in the cache (`AAD_JWKS_CACHE_TTL`; default 86400 s).
     pub fn jwks_cache_ttl(mut self, ttl: Duration) -> Self {
         self.jwks_cache_ttl = ttl;
+        self
+    }
+    /// How long past the TTL the last good signing keys keep serving while refreshes fail
+    /// (`AAD_JWKS_STALE_TTL`; default 86400 s, at most 604800 s; zero: 503 as soon as the TTL
+    /// passes while refreshes fail).
+    pub fn jwks_stale_ttl(mut self, stale: Duration) -> Self {
+        self.jwks_stale_ttl = stale;
         self
     }
     /// Whether guest (B2B) users are allowed (`AAD_ALLOW_GUESTS`; default true).

@@ -198,6 +198,13 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
             &builder.jwks_cache_ttl.as_secs().to_string(),
         ));
     }
+    if builder.jwks_stale_ttl.as_secs() > 7 * 86_400 {
+        problems.push(ConfigError::invalid(
+            AAD_JWKS_STALE_TTL,
+            "a whole number of seconds between 0 and 604800",
+            &builder.jwks_stale_ttl.as_secs().to_string(),
+        ));
+    }
     if builder.session.max_age.as_secs() < 60 {
         problems.push(ConfigError::invalid(
             SESSION_MAX_AGE,
@@ -281,6 +288,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         domain_hint: builder.domain_hint,
         clock_skew: builder.clock_skew,
         jwks_cache_ttl: builder.jwks_cache_ttl,
+        jwks_stale_ttl: builder.jwks_stale_ttl,
         allow_guests: builder.allow_guests,
         enabled,
         dev_mode: builder.dev_mode,

@@ -80,7 +80,11 @@ impl TestKey {
     /// The public key as Entra publishes it: no `alg`, `use: sig`, `x5t` = `kid`, and `issuer`.
     pub fn jwk(&self, issuer: Option<&str>) -> Value {
         let (n, e) = self.components();
-        let mut jwk = json!({ "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e });
+        // Entra's shape: `kid` and `x5t` the same thumbprint, no `alg`, the cloud's name.
+        let mut jwk = json!({
+            "kty": "RSA", "use": "sig", "kid": self.kid, "x5t": self.kid, "n": n, "e": e,
+            "cloud_instance_name": "microsoftonline.com",
+        });
         if let (Some(issuer), Some(object)) = (issuer, jwk.as_object_mut()) {
             object.insert("issuer".into(), Value::String(issuer.into()));
         }

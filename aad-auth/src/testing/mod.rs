@@ -56,6 +56,9 @@ use std::time::Duration;
 
 pub use clock::ManualClock;
 pub use keys::{SigningAlg, TestKey};
+/// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
+#[cfg(feature = "fuzzing")]
+pub(crate) use oauth::{param, parse_params};
 pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
 pub use token::{GRAPH_APP_ID, TokenBuilder};
 
@@ -104,6 +107,9 @@ pub enum Fault {
     EmptyKeys,
     /// JWKS only: publish every key except the active signing key.
     PartialKeys,
+    /// JWKS only: like [`Fault::PartialKeys`] for one answer, then behave again (one lagging
+    /// replica behind a load balancer).
+    PartialKeysOnce,
     /// Answer normally after this delay.
     Slow(Duration),
     /// Never answer (well, after an hour).
@@ -178,6 +184,12 @@ impl Shared {
 
     pub(crate) fn fault(&self, endpoint: Endpoint) -> Option<Fault> {
         self.faults.lock().ok().and_then(|faults| faults.get(&endpoint).cloned())
+    }
+
+    pub(crate) fn clear_fault(&self, endpoint: Endpoint) {
+        if let Ok(mut faults) = self.faults.lock() {
+            faults.remove(&endpoint);
+        }
     }
 
     pub(crate) fn count(&self, endpoint: Endpoint) {
@@ -476,9 +488,8 @@ impl Tenant {
     }
 
     /// Makes `endpoint` behave again.
-    #[allow(clippy::expect_used)]
     pub fn clear_fault(&self, endpoint: Endpoint) {
-        self.shared.faults.lock().expect("faults lock").remove(&endpoint);
+        self.shared.clear_fault(endpoint);
     }
 
     /// Requests served by `endpoint` so far (faulty answers included; CORS preflights are not

@@ -199,7 +199,7 @@ pub(crate) async fn fault_response(shared: &Shared, endpoint: Endpoint) -> Optio
             tokio::time::sleep(Duration::from_secs(3600)).await;
             None
         }
-        Fault::EmptyKeys | Fault::PartialKeys => None,
+        Fault::EmptyKeys | Fault::PartialKeys | Fault::PartialKeysOnce => None,
     }
 }
 
@@ -270,12 +270,13 @@ async fn discovery_v1(shared: web::Data<Shared>, path: web::Path<String>) -> Htt
 }
 
 async fn jwks_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
-    let issuer = match resolve_tenant(&shared, &path) {
-        Some(TenantPath::Own) => Some(shared.v2_issuer(&shared.tenant_id)),
-        Some(TenantPath::Multi(_)) => Some(format!("{}/{{tenantid}}/v2.0", shared.base_url)),
-        None => return tenant_not_found(&path),
-    };
-    jwks(&shared, issuer.as_deref()).await
+    if resolve_tenant(&shared, &path).is_none() {
+        return tenant_not_found(&path);
+    }
+    // As Entra does: the v2 keys carry the issuer template on every endpoint, tenant-specific
+    // ones included (the keys are the cloud's, shared by every tenant).
+    let issuer = format!("{}/{{tenantid}}/v2.0", shared.base_url);
+    jwks(&shared, Some(&issuer)).await
 }
 
 async fn jwks_v1(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {
@@ -290,9 +291,13 @@ async fn jwks(shared: &Shared, issuer: Option<&str>) -> HttpResponse {
         return response;
     }
     let active = shared.active_key();
-    let keys: Vec<Value> = match shared.fault(Endpoint::Jwks) {
+    let fault = shared.fault(Endpoint::Jwks);
+    if fault == Some(Fault::PartialKeysOnce) {
+        shared.clear_fault(Endpoint::Jwks);
+    }
+    let keys: Vec<Value> = match fault {
         Some(Fault::EmptyKeys) => Vec::new(),
-        Some(Fault::PartialKeys) => {
+        Some(Fault::PartialKeys | Fault::PartialKeysOnce) => {
             shared.published_keys().iter().filter(|k| k.kid() != active.kid()).map(|k| k.jwk(issuer)).collect()
         }
         _ => shared.published_keys().iter().map(|k| k.jwk(issuer)).collect(),

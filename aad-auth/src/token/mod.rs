@@ -6,6 +6,7 @@
 //! uncached path would refuse it (expiry, clock skew, its signing key gone from the key store).
 
 mod cache;
+mod claims;
 mod compact;
 mod error;
 
@@ -232,8 +233,7 @@ impl TokenValidator {
             .verify_sig(compact.signing_input.as_bytes(), &signature)
             .map_err(|_| TokenError::BadSignature)?;
         let payload = compact::decode(compact.payload)?;
-        let claims: Map<String, Value> =
-            serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed("payload is not a JSON object"))?;
+        let claims = claims::parse(&payload).map_err(TokenError::Malformed)?;
         Ok(Verified { claims, payload, key, policy })
     }
 
@@ -263,7 +263,7 @@ impl TokenValidator {
         if !policy.accepts(iss, version, tid) {
             return Err(TokenError::InvalidIssuer);
         }
-        if !policy.key_issuer_covers(key.issuer.as_deref(), tid) {
+        if !policy.key_issuer_covers(key.issuer.as_deref(), tid, iss) {
             return Err(TokenError::KeyNotForTenant);
         }
         // 8. Audience: the client id or the Application ID URI; Graph never.
@@ -280,6 +280,10 @@ impl TokenValidator {
             Some(_) => return Err(TokenError::InvalidClaim("roles")),
         };
         if scp.is_none_or(|scp| scp.trim().is_empty()) && roles.unwrap_or(0) == 0 {
+            return Err(TokenError::NotAnAccessToken);
+        }
+        // An id_token carries `roles` when the user holds app roles; its own claims give it away.
+        if ID_TOKEN_CLAIMS.iter().any(|name| claims.contains_key(*name)) {
             return Err(TokenError::NotAnAccessToken);
         }
         if claims.get("groups").is_some_and(|groups| !groups.as_array().is_some_and(|g| g.iter().all(Value::is_string)))
@@ -368,7 +372,7 @@ impl TokenValidator {
         if !(policy.accepts(iss, TokenVersion::V2, tid) || (!policy.is_entra() && policy.accepts(iss, version, tid))) {
             return Err(TokenError::InvalidIssuer);
         }
-        if !policy.key_issuer_covers(key.issuer.as_deref(), tid) {
+        if !policy.key_issuer_covers(key.issuer.as_deref(), tid, iss) {
             return Err(TokenError::KeyNotForTenant);
         }
         let client_id = self.settings.client_id.as_str();
@@ -387,6 +391,10 @@ impl TokenValidator {
         Ok(IdTokenClaims { user, expires_at: times.exp })
     }
 }
+
+/// Claims only id_tokens carry (OpenID Connect Core §2, §3.3.2.11): a token with one is not an
+/// access token, whatever else it holds.
+const ID_TOKEN_CLAIMS: [&str; 3] = ["nonce", "at_hash", "c_hash"];
 
 /// An id_token older than this (plus the skew) is refused at login: it was just issued by the
 /// token endpoint, so an old one is a replay.
