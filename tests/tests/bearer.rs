@@ -257,6 +257,9 @@ async fn b19_to_b25_audience_issuer_and_token_kind() {
     let aud = |value: Value| h.tenant.token().member().audience(value).sign();
     let iss = |value: &str| h.tenant.token().member().claim("iss", json!(value)).sign();
     let upper_host = host.replace("http://127.0.0.1", "HTTP://127.0.0.1");
+    let raw = Arc::new(TestKey::generate("raw-signer"));
+    h.tenant.publish_key(raw.clone());
+    let other_app = json!(random_guid()).to_string();
     let rows = vec![
         ("B19a another app's client id", h.tenant.token().member().wrong_audience().sign(), 401, INVALID),
         ("B19b aud missing", h.tenant.token().member().without_claim("aud").sign(), 401, INVALID),
@@ -293,6 +296,19 @@ async fn b19_to_b25_audience_issuer_and_token_kind() {
         ("B24 Microsoft Graph token", h.tenant.token().member().graph_audience().sign(), 401, INVALID),
         ("B24 Graph URL audience", aud(json!("https://graph.microsoft.com")), 401, INVALID),
         ("B25 the app's id_token", h.tenant.token().member().id_token().sign(), 401, INVALID),
+        (
+            "B25b an id_token of a user with app roles",
+            h.tenant.token().member().id_token().claim("roles", json!(["Admin"])).sign(),
+            401,
+            INVALID,
+        ),
+        ("B25c scopes and an at_hash", h.tenant.token().member().claim("at_hash", json!("x")).sign(), 401, INVALID),
+        ("B25c scopes and a c_hash", h.tenant.token().member().claim("c_hash", json!("x")).sign(), 401, INVALID),
+        ("B25c scopes and a nonce", h.tenant.token().member().claim("nonce", json!("n")).sign(), 401, INVALID),
+        ("D4 control: the raw signer, no duplicate", duplicated(&h, &raw, None), 200, None),
+        ("D4 exp twice, an expired one first", duplicated(&h, &raw, Some(("exp", "1"))), 401, INVALID),
+        ("D4 aud twice, another app's first", duplicated(&h, &raw, Some(("aud", &other_app))), 401, INVALID),
+        ("D4 scp twice", duplicated(&h, &raw, Some(("scp", r#""Admin.Everything""#))), 401, INVALID),
         ("B35 sub missing", h.tenant.token().member().without_claim("sub").sign(), 401, INVALID),
         ("B36 oid missing", h.tenant.token().member().without_claim("oid").sign(), 401, INVALID),
         ("B36 tid missing", h.tenant.token().member().without_claim("tid").sign(), 401, INVALID),
@@ -316,6 +332,19 @@ async fn b19_to_b25_audience_issuer_and_token_kind() {
         failures.extend(expect_row(name, &get(&app, "/api", Some(&token)).await, status, code, &token));
     }
     assert_rows(failures);
+}
+
+/// A valid token of the tenant's signed by `key`, whose payload holds `"name":value` before the
+/// real member when `first` is given (serde_json keeps the last; another reader may take the
+/// first).
+fn duplicated(h: &Harness, key: &TestKey, first: Option<(&str, &str)>) -> String {
+    let claims = serde_json::to_string(h.tenant.token().member().claims()).unwrap();
+    let payload = match first {
+        Some((name, value)) => format!("{{\"{name}\":{value},{}", &claims[1..]),
+        None => claims,
+    };
+    let header = json!({ "alg": "RS256", "typ": "JWT", "kid": key.kid() }).to_string();
+    key.sign_raw(header.as_bytes(), payload.as_bytes(), &SigningAlg::Rs256)
 }
 
 #[actix_web::test]

@@ -12,6 +12,7 @@ use aad_auth::{AadAuth, AadAuthConfig, KeyFreshness, KeyStoreTiming, TokenError}
 use common::logs::Captured;
 use common::mock_idp::MockIdp;
 use common::{Harness, app, get};
+use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// A mock provider publishing `keys`, a tenant used only to mint tokens, and a signing key.
@@ -604,4 +605,113 @@ async fn d09_invalid_tokens_with_known_kids_never_fetch() {
         assert_eq!(status(&h.auth, &forged).await, Err(TokenError::BadSignature));
     }
     assert_eq!((h.tenant.requests(Endpoint::Discovery), h.tenant.requests(Endpoint::Jwks)), before);
+}
+
+/// A token Microsoft signed, with the key that signed it, from a public repository
+/// (`fixtures/entra/README.md` says where each comes from and how its signature was checked).
+struct Genuine {
+    name: String,
+    token: String,
+    jwks: Value,
+    kind: String,
+    tid: String,
+    aud: String,
+    iat: u64,
+    exp: u64,
+}
+
+fn genuine_tokens() -> Vec<Genuine> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/entra");
+    let mut fixtures: Vec<Genuine> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .map(|path| {
+            let fixture: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            let text = |name: &str| fixture[name].as_str().unwrap().to_owned();
+            Genuine {
+                name: path.file_name().unwrap().to_string_lossy().into_owned(),
+                token: text("token"),
+                jwks: fixture["jwks"].clone(),
+                kind: text("kind"),
+                tid: text("tid"),
+                aud: text("aud"),
+                iat: fixture["iat"].as_u64().unwrap(),
+                exp: fixture["exp"].as_u64().unwrap(),
+            }
+        })
+        .collect();
+    fixtures.sort_by(|a, b| a.name.cmp(&b.name));
+    fixtures
+}
+
+/// A validator for the fixture's tenant as Entra serves it (issuer
+/// `https://login.microsoftonline.com/{tid}/v2.0`, the fixture's JWKS as published), under a
+/// clock frozen at `at`. The fixture's `aud` is the API's audience (the client id for the
+/// id_tokens; Graph's URI for the one Graph token, so that its checks run to the end).
+async fn genuine_validator(fixture: &Genuine, at: u64) -> (AadAuth, Arc<ManualClock>, MockIdp) {
+    let idp = MockIdp::start(&fixture.tid).await;
+    let issuer = format!("https://login.microsoftonline.com/{}/v2.0", fixture.tid);
+    let mut discovery = idp.discovery();
+    discovery["issuer"] = json!(issuer);
+    idp.set_discovery(discovery);
+    idp.set_jwks(fixture.jwks["keys"].as_array().unwrap().clone());
+    let clock = Arc::new(ManualClock::at(std::time::UNIX_EPOCH + Duration::from_secs(at)));
+    let client_id = if fixture.aud.contains(':') { random_guid() } else { fixture.aud.clone() };
+    let config = AadAuthConfig::builder(client_id, &fixture.tid)
+        .openid_config_url(format!("{}/{}/v2.0/.well-known/openid-configuration", idp.base, fixture.tid))
+        .api_audience(&fixture.aud)
+        .build()
+        .unwrap();
+    let auth = AadAuth::builder(config).clock(clock.clone()).bearer_only().build().unwrap();
+    (auth, clock, idp)
+}
+
+/// The token with one byte of its decoded signature changed, re-encoded (so that every
+/// base64url check still passes and only the RSA verification can refuse it).
+fn with_signature_byte_flipped(token: &str) -> String {
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let mut bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap();
+    bytes[17] ^= 0x01;
+    format!("{signing_input}.{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[actix_web::test]
+async fn genuine_microsoft_signed_tokens_under_a_frozen_clock() {
+    let fixtures = genuine_tokens();
+    assert!(fixtures.len() >= 4, "{} fixtures", fixtures.len());
+    // Every fixture is checked before failing, so that a failure names each token it affects.
+    let mut mismatches = Vec::new();
+    for fixture in &fixtures {
+        let name = &fixture.name;
+        let (auth, clock, _idp) = genuine_validator(fixture, fixture.iat + 1).await;
+        let expected = if fixture.kind == "access" { Ok(()) } else { Err(TokenError::NotAnAccessToken) };
+        let flipped = with_signature_byte_flipped(&fixture.token);
+        let mut checks = vec![
+            ("at its time", status(&auth, &fixture.token).await, expected.clone()),
+            ("again (cached when accepted)", status(&auth, &fixture.token).await, expected),
+            ("with one signature byte changed", status(&auth, &flipped).await, Err(TokenError::BadSignature)),
+        ];
+        clock.set(std::time::UNIX_EPOCH + Duration::from_secs(fixture.exp + 61));
+        checks.push(("past exp and the skew", status(&auth, &fixture.token).await, Err(TokenError::Expired)));
+        for (what, got, want) in checks {
+            if got != want {
+                mismatches.push(format!("{name} {what}: {got:?}, expected {want:?}"));
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+#[actix_web::test]
+async fn genuine_graph_token_is_refused_by_an_api_of_our_own() {
+    let fixture = genuine_tokens().into_iter().find(|f| f.aud == "https://graph.microsoft.com").unwrap();
+    let (_, _, idp) = genuine_validator(&fixture, fixture.iat + 1).await;
+    let config = AadAuthConfig::builder(random_guid(), &fixture.tid)
+        .openid_config_url(format!("{}/{}/v2.0/.well-known/openid-configuration", idp.base, fixture.tid))
+        .build()
+        .unwrap();
+    let clock = Arc::new(ManualClock::at(std::time::UNIX_EPOCH + Duration::from_secs(fixture.iat + 1)));
+    let auth = AadAuth::builder(config).clock(clock).bearer_only().build().unwrap();
+    assert_eq!(status(&auth, &fixture.token).await, Err(TokenError::InvalidAudience));
 }

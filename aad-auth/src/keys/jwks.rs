@@ -100,9 +100,8 @@ fn parse_key(entry: &serde_json::Value) -> Result<SigningKey, Skip> {
     let AlgorithmParameters::RSA(rsa) = &jwk.algorithm else {
         return Err(Skip::NotRsa);
     };
-    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let n = engine.decode(rsa.n.trim_end_matches('=')).map_err(|_| Skip::BadComponents)?;
-    let e = engine.decode(rsa.e.trim_end_matches('=')).map_err(|_| Skip::BadComponents)?;
+    let n = decode_component(&rsa.n).ok_or(Skip::BadComponents)?;
+    let e = decode_component(&rsa.e).ok_or(Skip::BadComponents)?;
     let n_significant = n.iter().position(|byte| *byte != 0).map_or(0, |first| n.len() - first);
     if n_significant < MIN_MODULUS_BYTES {
         return Err(Skip::WeakModulus);
@@ -117,4 +116,13 @@ fn parse_key(entry: &serde_json::Value) -> Result<SigningKey, Skip> {
     let mut material = n;
     material.extend_from_slice(&e);
     Ok(SigningKey { kid, x5t, issuer, public_key, material })
+}
+
+/// `n` and `e` in base64url (RFC 7518 §6.3.1) or, as Azure AD published them until about 2016,
+/// in the standard alphabet with padding. Leniency here costs nothing: the key set comes from
+/// the provider over TLS, not from the token.
+fn decode_component(value: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let value = value.trim_end_matches('=');
+    URL_SAFE_NO_PAD.decode(value).or_else(|_| STANDARD_NO_PAD.decode(value)).ok()
 }

@@ -206,6 +206,9 @@ impl TokenBuilder {
             self.claims.remove(claim);
         }
         self.claims.insert("aud".into(), json!(api_id));
+        // An OpenID Connect sign-in's id_token echoes the request's nonce (msal and this crate's
+        // login always send one).
+        self.claims.insert("nonce".into(), json!(super::random_guid()));
         self
     }
 
