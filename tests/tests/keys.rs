@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use aad_auth::testing::{Endpoint, Fault, ManualClock, Tenant, TestKey, random_guid};
 use aad_auth::{AadAuth, AadAuthConfig, KeyFreshness, KeyStoreTiming, TokenError};
+use base64::Engine as _;
 use common::logs::Captured;
 use common::mock_idp::MockIdp;
 use common::{Harness, app, get};
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// A mock provider publishing `keys`, a tenant used only to mint tokens, and a signing key.
@@ -688,7 +688,7 @@ async fn genuine_microsoft_signed_tokens_under_a_frozen_clock() {
         let expected = if fixture.kind == "access" { Ok(()) } else { Err(TokenError::NotAnAccessToken) };
         let flipped = with_signature_byte_flipped(&fixture.token);
         let mut checks = vec![
-            ("at its time", status(&auth, &fixture.token).await, expected.clone()),
+            ("at its time", status(&auth, &fixture.token).await, expected),
             ("again (cached when accepted)", status(&auth, &fixture.token).await, expected),
             ("with one signature byte changed", status(&auth, &flipped).await, Err(TokenError::BadSignature)),
         ];

@@ -128,12 +128,13 @@ async fn a_cached_token_dies_with_its_signing_key() {
 
     h.tenant.rotate_keys();
     h.tenant.retire_key(&old_kid);
-    // The key store still holds the retired key (and so would the uncached path).
+    // Until the key store refreshes it still holds the retired key (and so would the uncached
+    // path).
     h.clock.advance(Duration::from_secs(60));
     assert!(Arc::ptr_eq(&first, &h.auth.validate_bearer(&token).await.unwrap()));
 
-    // Past the key's lifetime in the key store: gone there, so gone from the token cache.
-    h.clock.advance(Duration::from_secs(61));
+    // The refresh that drops the key drops the cached token with it.
+    assert!(h.auth.keys().refresh_now().await);
     assert_eq!(h.auth.validate_bearer(&token).await.unwrap_err(), TokenError::UnknownKey);
     assert_eq!(stats(&h).entries, 0);
     // Tokens from the new key are fine.
@@ -142,13 +143,22 @@ async fn a_cached_token_dies_with_its_signing_key() {
 }
 
 #[actix_web::test]
-async fn a_still_published_key_renews_after_its_ttl_and_the_token_is_verified_again() {
-    let h = harness(TokenCacheConfig::default(), |config| config.jwks_cache_ttl(Duration::from_secs(120))).await;
+async fn a_routine_refresh_keeps_cached_tokens_and_an_expired_set_verifies_them_again() {
+    let h = harness(TokenCacheConfig::default(), |config| {
+        config.jwks_cache_ttl(Duration::from_secs(120)).jwks_stale_ttl(Duration::from_secs(60))
+    })
+    .await;
     let token = h.tenant.token().member().sign();
     let first = h.auth.validate_bearer(&token).await.unwrap();
     h.clock.advance(Duration::from_secs(121));
-    // The key expired from the key store: the entry is not trusted, the token is verified again
-    // (the key is fetched anew) and cached as a new entry.
+    // Past the TTL the set is stale but still trusted; a refresh that finds the same key keeps
+    // the entry.
+    assert!(Arc::ptr_eq(&first, &h.auth.validate_bearer(&token).await.unwrap()));
+    assert!(h.auth.keys().refresh_now().await);
+    assert!(Arc::ptr_eq(&first, &h.auth.validate_bearer(&token).await.unwrap()));
+    // Past TTL + stale window with no refresh: the entry is not trusted, the token is verified
+    // again (the set is loaded anew) and cached as a new entry.
+    h.clock.advance(Duration::from_secs(181));
     let second = h.auth.validate_bearer(&token).await.unwrap();
     assert!(!Arc::ptr_eq(&first, &second));
     assert!(Arc::ptr_eq(&second, &h.auth.validate_bearer(&token).await.unwrap()));

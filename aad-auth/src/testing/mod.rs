@@ -451,6 +451,11 @@ impl Tenant {
         TokenBuilder::new(self.shared.clone())
     }
 
+    /// The key new tokens are signed with (after [`Tenant::rotate_keys`], the new one).
+    pub fn active_key(&self) -> Arc<TestKey> {
+        self.shared.active_key()
+    }
+
     /// The key id new tokens are signed with.
     pub fn active_kid(&self) -> String {
         self.shared.active_key().kid().to_owned()
