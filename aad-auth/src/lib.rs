@@ -37,6 +37,10 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+#[path = "fuzz_hooks.rs"]
+pub mod __fuzz;
 mod aad;
 mod authority;
 mod bearer;

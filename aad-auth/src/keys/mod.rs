@@ -17,7 +17,7 @@
 //! * A JWKS sent with an `ETag` is asked for again with `If-None-Match`; a 304 reuses the keys of
 //!   that document without parsing anything.
 
-mod jwks;
+pub(crate) mod jwks;
 mod timing;
 
 use std::collections::HashMap;

@@ -7,7 +7,7 @@
 
 mod cache;
 mod claims;
-mod compact;
+pub(crate) mod compact;
 mod error;
 
 use std::sync::{Arc, OnceLock};
