@@ -1,6 +1,12 @@
 //! The authority: where discovery lives, which issuer its document must name, and which `iss`
 //! values tokens may then carry.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use serde::Deserialize;
 use url::Url;
 
@@ -264,9 +270,11 @@ fn names_issuer(template: &str, tid: &str, issuer: &str) -> bool {
 
 /// `https://host:port` and the path after it (without the leading `/`).
 fn split_origin(issuer: &str) -> (&str, &str) {
-    let after_scheme = issuer.find("://").map_or(0, |i| i + 3);
-    match issuer[after_scheme..].find('/') {
-        Some(slash) => (&issuer[..after_scheme + slash], &issuer[after_scheme + slash + 1..]),
+    // The origin ends at the first `/` after the scheme's `://` (or at the first `/` at all).
+    let after_scheme = issuer.find("://").map_or(0, |i| i.saturating_add(3));
+    let rest = issuer.get(after_scheme..).unwrap_or_default();
+    match rest.split_once('/') {
+        Some((host, path)) => (issuer.get(..after_scheme.saturating_add(host.len())).unwrap_or(issuer), path),
         None => (issuer, ""),
     }
 }

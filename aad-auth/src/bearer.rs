@@ -1,5 +1,11 @@
 //! Finding the bearer token in a request (RFC 6750 §2): the `Authorization` header only.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use actix_web::HttpRequest;
 use actix_web::http::header;
 

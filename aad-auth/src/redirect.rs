@@ -1,5 +1,11 @@
 //! Post-login and post-logout targets: only same-origin relative paths, never an open redirect.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use actix_web::HttpRequest;
 
 /// Longest accepted target.
@@ -12,7 +18,7 @@ pub fn is_safe_target(target: &str) -> bool {
     let bytes = target.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= MAX_TARGET_LEN
-        && bytes[0] == b'/'
+        && bytes.first() == Some(&b'/')
         && !matches!(bytes.get(1), Some(b'/' | b'\\'))
         && !target.chars().any(|c| c.is_control() || c == '\\')
 }

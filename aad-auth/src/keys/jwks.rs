@@ -1,6 +1,12 @@
 //! Parsing a JWKS into usable signing keys, one key at a time: a key this crate cannot use is
 //! skipped, never the whole set (Entra keys carry no `alg`; decoys of other types are ignored).
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, KeyAlgorithm, KeyOperations, PublicKeyUse};
@@ -102,7 +108,7 @@ fn parse_key(entry: &serde_json::Value) -> Result<SigningKey, Skip> {
     };
     let n = decode_component(&rsa.n).ok_or(Skip::BadComponents)?;
     let e = decode_component(&rsa.e).ok_or(Skip::BadComponents)?;
-    let n_significant = n.iter().position(|byte| *byte != 0).map_or(0, |first| n.len() - first);
+    let n_significant = n.iter().position(|byte| *byte != 0).map_or(0, |first| n.len().saturating_sub(first));
     if n_significant < MIN_MODULUS_BYTES {
         return Err(Skip::WeakModulus);
     }

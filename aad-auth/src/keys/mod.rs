@@ -17,6 +17,12 @@
 //! * A JWKS sent with an `ETag` is asked for again with `If-None-Match`; a 304 reuses the keys of
 //!   that document without parsing anything.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 pub(crate) mod jwks;
 mod timing;
 
@@ -658,7 +664,7 @@ async fn background(weak: Weak<Inner>) {
             Duration::from_millis(500u64 << failures.min(10)).min(timing.max_backoff)
         } else {
             failures = 0;
-            (timing.ttl / 2).min(MAX_REFRESH_INTERVAL)
+            timing.ttl.checked_div(2).unwrap_or(timing.ttl).min(MAX_REFRESH_INTERVAL)
         };
         drop(store);
         tokio::time::sleep(pause).await;

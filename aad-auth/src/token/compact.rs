@@ -1,5 +1,11 @@
 //! Splitting and decoding a compact JWS, strictly and cheaply, before any cryptography.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use base64::Engine as _;
 use serde::Deserialize;
 
@@ -63,7 +69,10 @@ pub(crate) fn split(token: &str) -> Result<Compact<'_>, TokenError> {
     if !(is_base64url(header) && is_base64url(payload) && is_base64url(signature)) {
         return Err(TokenError::Malformed("not base64url"));
     }
-    let signing_input = &token[..header.len() + 1 + payload.len()];
+    // The header, the dot and the payload: a prefix of `token` by construction of the split.
+    let signing_input = token
+        .get(..header.len().saturating_add(1).saturating_add(payload.len()))
+        .ok_or(TokenError::Malformed("expected three dot-separated segments"))?;
     Ok(Compact { signing_input, payload, signature, header })
 }
 
