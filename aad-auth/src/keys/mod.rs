@@ -123,8 +123,8 @@ enum Lookup {
 
 impl Snapshot {
     fn freshness(&self, now: SystemTime, timing: &KeyStoreTiming) -> KeyFreshness {
+        // `confirmed_at` is set together with the metadata, by every successful fetch.
         match self.confirmed_at {
-            _ if self.metadata.is_none() => KeyFreshness::NotLoaded,
             None => KeyFreshness::NotLoaded,
             Some(at) => {
                 let age = crate::clock::elapsed(at, now);
