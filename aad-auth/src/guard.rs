@@ -1,6 +1,12 @@
 //! Authentication and authorization of one request, done once and kept in the request's
 //! extensions; plus the extractor and middleware forms of the guards.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use std::cell::RefCell;
 use std::future::{Ready, ready};
 use std::marker::PhantomData;

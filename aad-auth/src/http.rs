@@ -1,6 +1,12 @@
 //! The HTTP client for discovery, JWKS and token calls: timeouts, size caps, no redirects off the
 //! host, extra trusted roots from `AAD_CA_FILE`, and `HTTPS_PROXY` honoured.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use std::time::Duration;
 
 use reqwest::redirect::Policy;
@@ -154,7 +160,7 @@ pub(crate) async fn read_capped(
             reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
         })?;
         let Some(chunk) = chunk else { break };
-        if body.len() + chunk.len() > limit {
+        if body.len().saturating_add(chunk.len()) > limit {
             return Err(FetchError::TooLarge { url: shown.to_owned(), limit });
         }
         body.extend_from_slice(&chunk);

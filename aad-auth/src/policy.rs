@@ -1,6 +1,12 @@
 //! What a guarded route requires: the credential kinds it takes and the scopes, roles and groups
 //! the caller must hold.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use crate::state::AuthenticationState;
 use crate::user::User;
 

@@ -1,5 +1,11 @@
 //! The signed-in principal, built from token claims.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

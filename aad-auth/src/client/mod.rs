@@ -40,6 +40,12 @@
 //! # Ok(()) }
 //! ```
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod config;
 mod error;
 #[cfg(all(test, feature = "testing"))]

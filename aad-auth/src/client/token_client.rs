@@ -59,7 +59,7 @@ impl ClientToken {
     /// # Ok(()) }
     /// ```
     pub fn expires_within(&self, margin: Duration) -> bool {
-        self.expires_at.is_none_or(|at| at <= SystemTime::now() + margin)
+        self.expires_at.is_none_or(|at| SystemTime::now().checked_add(margin).is_none_or(|soon| at <= soon))
     }
 }
 
@@ -426,7 +426,7 @@ fn token(response: &CoreTokenResponse) -> ClientToken {
     ClientToken {
         access_token: AccessToken::new(response.access_token().secret().clone()),
         expires_in,
-        expires_at: expires_in.map(|lifetime| SystemTime::now() + lifetime),
+        expires_at: expires_in.and_then(|lifetime| SystemTime::now().checked_add(lifetime)),
         scopes: response.scopes().map(|scopes| scopes.iter().map(|s| s.to_string()).collect()).unwrap_or_default(),
     }
 }

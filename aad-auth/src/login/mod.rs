@@ -1,6 +1,12 @@
 //! The browser login: the login page, authorization code + PKCE with state and nonce, the
 //! callback, logout, the user page and its token route, and the login UI's assets.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod oidc;
 mod origin;
 mod transaction;
@@ -322,7 +328,7 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
     let entry = TokenEntry {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
-        expires_at: now + i64::try_from(tokens.expires_in.unwrap_or(3600)).unwrap_or(3600),
+        expires_at: now.saturating_add(i64::try_from(tokens.expires_in.unwrap_or(3600)).unwrap_or(3600)),
         scope: tokens.scope,
         groups,
         session_expires_at: record.expires_at,
@@ -449,7 +455,7 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
         return login_required("This session's tokens are no longer available; sign in again.");
     };
     let now = login.sessions.now();
-    if entry.expires_at - REFRESH_MARGIN_SECONDS <= now {
+    if entry.expires_at.saturating_sub(REFRESH_MARGIN_SECONDS) <= now {
         let (Some(refresh_token), Some(metadata)) = (entry.refresh_token.clone(), auth.keys().metadata()) else {
             return login_required("The token has expired; sign in again.");
         };
@@ -458,7 +464,7 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
             Ok(tokens) => {
                 entry.access_token = tokens.access_token;
                 entry.refresh_token = tokens.refresh_token.or(Some(refresh_token));
-                entry.expires_at = now + i64::try_from(tokens.expires_in.unwrap_or(3600)).unwrap_or(3600);
+                entry.expires_at = now.saturating_add(i64::try_from(tokens.expires_in.unwrap_or(3600)).unwrap_or(3600));
                 if !tokens.scope.is_empty() {
                     entry.scope = tokens.scope;
                 }
@@ -473,7 +479,7 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
     HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(json!({
         "token_type": "Bearer",
         "access_token": entry.access_token,
-        "expires_in": (entry.expires_at - now).max(0),
+        "expires_in": entry.expires_at.saturating_sub(now).max(0),
         "expires_on": entry.expires_at,
         "scope": entry.scope,
     }))

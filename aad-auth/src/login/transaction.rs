@@ -41,14 +41,18 @@ pub(crate) fn pending(req: &HttpRequest, sessions: &Sessions) -> Vec<Transaction
     let Some(decrypted) = jar.private(sessions.key()).get(&name) else { return Vec::new() };
     let list: Vec<Transaction> = serde_json::from_str(decrypted.value()).unwrap_or_default();
     let now = sessions.now();
-    list.into_iter().filter(|tx| now - tx.created_at <= TRANSACTION_TTL_SECONDS && tx.created_at <= now + 60).collect()
+    list.into_iter()
+        .filter(|tx| {
+            now.saturating_sub(tx.created_at) <= TRANSACTION_TTL_SECONDS && tx.created_at <= now.saturating_add(60)
+        })
+        .collect()
 }
 
 /// The cookie holding `list` (or removing the cookie when it is empty).
 pub(crate) fn cookie(sessions: &Sessions, mut list: Vec<Transaction>, path: &str) -> Cookie<'static> {
     let name = cookie_name(sessions);
     if list.len() > MAX_PENDING {
-        list.drain(..list.len() - MAX_PENDING);
+        list.drain(..list.len().saturating_sub(MAX_PENDING));
     }
     let mut cookie = if list.is_empty() {
         let mut removal = Cookie::new(name, "");

@@ -7,6 +7,12 @@
 //! cookie and loads the state from the same store, so that `App::new().configure(auth.configure())`
 //! is all an app needs.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod activity;
 mod store;
 mod tokens;
@@ -178,7 +184,7 @@ impl Sessions {
     /// Without a refresh token the session cannot outlive the id_token (`bound`).
     pub(crate) fn record_for(&self, sid: String, mut user: User, bound: Option<i64>) -> (SessionRecord, Vec<String>) {
         let now = self.now();
-        let absolute = now + i64::try_from(self.max_age.as_secs()).unwrap_or(86_400);
+        let absolute = now.saturating_add(i64::try_from(self.max_age.as_secs()).unwrap_or(86_400));
         let expires_at = bound.map_or(absolute, |bound| bound.min(absolute));
         let inline_limit = if self.store.is_cookie() { INLINE_GROUPS_IN_COOKIE } else { usize::MAX };
         let groups = user.groups.clone();

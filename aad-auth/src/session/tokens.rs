@@ -104,7 +104,7 @@ impl TokenCache {
     }
 
     pub(crate) async fn put(&self, sid: &str, entry: TokenEntry) {
-        let ttl = entry.session_expires_at - self.clock.unix_seconds();
+        let ttl = entry.session_expires_at.saturating_sub(self.clock.unix_seconds());
         if ttl <= 0 {
             return;
         }

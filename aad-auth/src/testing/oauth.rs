@@ -7,6 +7,12 @@
 //! for `invalid_client`; a pending device code is HTTP 400 `authorization_pending`, never 429 or
 //! 5xx and never with `Retry-After`.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -201,7 +207,7 @@ impl Flows {
         let stale: Vec<String> = state
             .code_expiry
             .iter()
-            .filter(|(_, expiry)| **expiry + 3600 < now)
+            .filter(|(_, expiry)| expiry.saturating_add(3600) < now)
             .map(|(code, _)| code.clone())
             .collect();
         for code in stale {
@@ -224,7 +230,7 @@ impl Flows {
     /// stays small; a recently expired one still gets its own error).
     fn insert_refresh(&self, token: String, grant: RefreshGrant, now: i64) {
         let mut state = self.lock();
-        state.refresh.retain(|_, grant| grant.expires_at + 3600 > now);
+        state.refresh.retain(|_, grant| grant.expires_at.saturating_add(3600) > now);
         state.refresh.insert(token, grant);
     }
 
@@ -256,7 +262,7 @@ impl Flows {
                 break candidate;
             }
         };
-        state.devices.retain(|_, grant| grant.expires_at + 3600 > expires_at);
+        state.devices.retain(|_, grant| grant.expires_at.saturating_add(3600) > expires_at);
         let grant =
             DeviceGrant { client_id, user_code: user_code.clone(), scope, expires_at, status: DeviceStatus::Pending };
         state.devices.insert(device_code, grant);
@@ -342,8 +348,11 @@ impl Flows {
 fn user_code() -> String {
     const ALPHABET: &[u8] = b"BCDFGHJKLMNPQRSTVWXZ";
     let raw = random_secret(16);
-    let letters: String = raw.bytes().take(8).map(|b| char::from(ALPHABET[usize::from(b) % ALPHABET.len()])).collect();
-    letters
+    raw.bytes()
+        .filter_map(|b| usize::from(b).checked_rem(ALPHABET.len()).and_then(|i| ALPHABET.get(i)))
+        .take(8)
+        .map(|&letter| char::from(letter))
+        .collect()
 }
 
 fn normalise_user_code(code: &str) -> String {
@@ -630,7 +639,7 @@ fn refresh_grant(shared: &Shared, client: &Client, scope: &str, user: &TestUser,
         scope: scope.to_owned(),
         user_oid: user.oid.clone(),
         spa,
-        expires_at: shared.clock.unix_seconds() + lifetime,
+        expires_at: shared.clock.unix_seconds().saturating_add(lifetime),
     }
 }
 
@@ -787,7 +796,7 @@ fn client_credentials(shared: &Arc<Shared>, client: &Client, params: &Params) ->
     }
     let scope = param(params, "scope").ok_or_else(|| OAuthError::missing("scope"))?;
     let items: Vec<&str> = scope.split_whitespace().collect();
-    if items.len() != 1 || !items[0].ends_with("/.default") {
+    if !matches!(items.as_slice(), [only] if only.ends_with("/.default")) {
         return Err(OAuthError::bad_request(
             "invalid_scope",
             1_002_012,
@@ -883,7 +892,8 @@ fn verify_assertion(shared: &Shared, assertion: &str, client_id: &str) -> Result
     let text = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
     let number = |name: &str| claims.get(name).and_then(Value::as_i64);
     let now = shared.clock.unix_seconds();
-    let in_time = number("exp").is_some_and(|exp| exp > now) && number("nbf").is_none_or(|nbf| nbf <= now + 300);
+    let in_time =
+        number("exp").is_some_and(|exp| exp > now) && number("nbf").is_none_or(|nbf| nbf <= now.saturating_add(300));
     if !in_time {
         return Err(OAuthError::invalid_grant(500_133, "Assertion is not within its valid time range."));
     }
@@ -977,7 +987,7 @@ async fn devicecode_reply(req: &HttpRequest, shared: &Shared, tenant: &str, body
         let scope = param(&params, "scope").ok_or_else(|| OAuthError::missing("scope"))?;
         scopes::resolve(shared, scope)?;
         let device_code = format!("DAQABAAEAAA.emulator.{}", random_secret(48));
-        let expires_at = shared.clock.unix_seconds() + DEVICE_CODE_SECONDS;
+        let expires_at = shared.clock.unix_seconds().saturating_add(DEVICE_CODE_SECONDS);
         let user_code =
             shared.flows.insert_device(device_code.clone(), app.client_id.clone(), scope.to_owned(), expires_at);
         let shown = display_user_code(&user_code);

@@ -5,6 +5,12 @@
 //! to the client's redirect URI as `error`/`error_description`/`state` once that URI is known to
 //! be registered, and are shown as a page before that.
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -295,7 +301,7 @@ fn sign_in(req: &HttpRequest, shared: &Shared, request: Authorize, user: &TestUs
         challenge: request.challenge.clone(),
         spa: request.spa,
         user_oid: user.oid.clone(),
-        expires_at: now + CODE_SECONDS,
+        expires_at: now.saturating_add(CODE_SECONDS),
     };
     shared.flows.insert_code(code.clone(), grant, now);
     let session = match session_user(req, shared) {

@@ -20,6 +20,11 @@
 //!   would let anyone fill the cache with garbage and evict valid entries, and most failures are
 //!   refused before any cryptography anyway.
 
+// No indexing or unwrap (README, Security notes). Arithmetic is allowed: it only adds up the sizes
+// of values that are already allocated, which the address space bounds.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used))]
+#![allow(clippy::arithmetic_side_effects)]
+
 use std::mem::size_of;
 use std::sync::Arc;
 

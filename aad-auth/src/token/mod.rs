@@ -5,6 +5,12 @@
 //! SHA-256 and a lookup instead of an RSA verification, and is still refused the moment the
 //! uncached path would refuse it (expiry, clock skew, its signing key gone from the key store).
 
+// Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
+)]
+
 mod cache;
 mod claims;
 pub(crate) mod compact;
@@ -359,7 +365,7 @@ impl TokenValidator {
         let Verified { claims, key, policy, .. } = self.verify_signature(token).await?;
         let times = self.check_times(&claims)?;
         let iat = times.iat.ok_or(TokenError::MissingClaim("iat"))?;
-        if self.clock.unix_seconds() - iat > ID_TOKEN_MAX_AGE_SECONDS + self.settings.skew {
+        if self.clock.unix_seconds().saturating_sub(iat) > ID_TOKEN_MAX_AGE_SECONDS.saturating_add(self.settings.skew) {
             return Err(TokenError::TooOld);
         }
         let version = match str_claim(&claims, "ver")? {
