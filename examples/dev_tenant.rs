@@ -14,7 +14,9 @@
 //! Variables (see `aad_auth::testing::TenantBuilder::from_dev_env`): `DEV_TENANT_PORT` (8400;
 //! 0 = any free port), `DEV_TENANT_HTTPS` (`1` = https with a self-signed certificate),
 //! `DEV_TENANT_AUTO_USER` (`first` or a username: sign in without UI and approve device codes
-//! at once), and for ids that survive restarts `DEV_TENANT_ID`, `DEV_TENANT_API_CLIENT_ID`,
+//! at once), `DEV_TENANT_REDIRECT_ORIGINS` (origins of an app behind a proxy, such as
+//! `https://localhost:8443`, whose callback, Swagger UI and post-logout URIs the dev API then
+//! accepts), and for ids that survive restarts `DEV_TENANT_ID`, `DEV_TENANT_API_CLIENT_ID`,
 //! `DEV_TENANT_API_CLIENT_SECRET`.
 
 use std::io::Write as _;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs beyond the Rust toolchain, python3 and node:
-# Debian packages (redis-server for the multi-instance tests, chromium for the browser tests),
+# Debian packages (redis-server for the multi-instance tests, nginx-light for the deployment suite,
+# chromium for the browser tests),
 # Python msal (a real client of the local tenant) and playwright-core (drives chromium).
 # Idempotent: skips what is already there.
 set -euo pipefail
@@ -12,6 +13,7 @@ if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
 apt_packages=()
 command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+command -v nginx >/dev/null 2>&1 || apt_packages+=(nginx-light)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   echo "installing Debian packages: ${apt_packages[*]}"
   $SUDO apt-get update -qq

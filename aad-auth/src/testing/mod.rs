@@ -276,6 +276,7 @@ impl TenantBuilder {
     /// | `DEV_TENANT_ID` | random | tenant GUID, stable across restarts |
     /// | `DEV_TENANT_API_CLIENT_ID` | random | the dev API's client id (a GUID) |
     /// | `DEV_TENANT_API_CLIENT_SECRET` | random | the dev API's client secret |
+    /// | `DEV_TENANT_REDIRECT_ORIGINS` | none | comma-separated origins of the app behind a proxy (`https://localhost:8443`): the dev API also accepts `{origin}/oauth/aad/redirect`, `{origin}/docs/oauth2-redirect` (single-page app) and `{origin}/login` (after logout) |
     ///
     /// # Errors
     /// A variable with a value of the wrong shape.
@@ -323,6 +324,19 @@ impl TenantBuilder {
         if let Some(secret) = get("DEV_TENANT_API_CLIENT_SECRET") {
             api = api.client_secret(secret);
         }
+        if let Some(origins) = get("DEV_TENANT_REDIRECT_ORIGINS") {
+            for origin in origins.split(',').map(str::trim).filter(|origin| !origin.is_empty()) {
+                let origin = redirect_origin(origin).ok_or_else(|| {
+                    invalid(
+                        "DEV_TENANT_REDIRECT_ORIGINS",
+                        "comma-separated origins such as https://localhost:8443 (scheme, host and port only)",
+                        // A URL with credentials is not echoed.
+                        (!origin.contains('@')).then(|| origin.to_owned()),
+                    )
+                })?;
+                api = api.with_origin(&origin);
+            }
+        }
         Ok(builder.app(api).app(AppRegistration::dev_public_client()))
     }
 
@@ -334,6 +348,16 @@ impl TenantBuilder {
     pub async fn start(self) -> Tenant {
         server::start(self).await
     }
+}
+
+/// `scheme://host[:port]` of an http(s) URL without path, query or credentials (a trailing `/`
+/// is allowed), normalised as the `url` crate writes origins.
+fn redirect_origin(value: &str) -> Option<String> {
+    let url = url::Url::parse(value).ok()?;
+    let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && bare && plain)
+        .then(|| url.origin().ascii_serialization())
 }
 
 /// A running local tenant. Stops when dropped.
@@ -543,7 +567,23 @@ mod tests {
         assert_eq!(builder.apps[0].client_id, api_id.to_ascii_lowercase());
         assert_eq!(builder.apps[0].client_secret.as_deref(), Some("s3cret"));
 
+        let origins = [("DEV_TENANT_REDIRECT_ORIGINS", "https://localhost:8443, https://App.Example/")];
+        let Ok(builder) = TenantBuilder::from_dev_lookup(&lookup(&origins)) else { panic!("origins") };
+        let api = &builder.apps[0];
+        for (list, uri) in [
+            (&api.redirect_uris, "https://localhost:8443/oauth/aad/redirect"),
+            (&api.spa_redirect_uris, "https://localhost:8443/docs/oauth2-redirect"),
+            (&api.post_logout_redirect_uris, "https://localhost:8443/login"),
+            (&api.redirect_uris, "https://app.example/oauth/aad/redirect"),
+        ] {
+            assert!(list.iter().any(|registered| registered == uri), "{uri} not in {list:?}");
+        }
+        assert!(api.redirect_uris.iter().any(|uri| uri == "http://127.0.0.1:*/oauth/aad/redirect"), "defaults kept");
+
         for (var, value) in [
+            ("DEV_TENANT_REDIRECT_ORIGINS", "https://localhost:8443/app"),
+            ("DEV_TENANT_REDIRECT_ORIGINS", "ftp://localhost"),
+            ("DEV_TENANT_REDIRECT_ORIGINS", "https://user:pw@localhost"),
             ("DEV_TENANT_PORT", "80000"),
             ("DEV_TENANT_HTTPS", "maybe"),
             ("DEV_TENANT_ID", "contoso"),

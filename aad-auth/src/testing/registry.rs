@@ -126,6 +126,18 @@ impl AppRegistration {
             .post_logout_redirect_uri("http://localhost:*/login")
     }
 
+    /// Adds the demo's routes at `origin` (`https://app.example`, no path): the callback
+    /// `{origin}/oauth/aad/redirect`, Swagger UI's `{origin}/docs/oauth2-redirect` (single-page
+    /// app) and `{origin}/login` after logout. For an app served behind a proxy
+    /// (`DEV_TENANT_REDIRECT_ORIGINS`).
+    #[must_use]
+    pub fn with_origin(self, origin: &str) -> Self {
+        let origin = origin.trim_end_matches('/');
+        self.redirect_uri(format!("{origin}/oauth/aad/redirect"))
+            .spa_redirect_uri(format!("{origin}/docs/oauth2-redirect"))
+            .post_logout_redirect_uri(format!("{origin}/login"))
+    }
+
     /// The public client of the demo and `examples/dev_tenant` (`Dev public client`): device
     /// code, and the loopback redirect URIs of desktop apps (`http://localhost`,
     /// `http://127.0.0.1`, any port).
