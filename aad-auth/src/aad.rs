@@ -18,8 +18,12 @@ use crate::user::User;
 
 /// Reads the login session of a request (provided by the browser-login layer).
 pub(crate) trait SessionReader: Send + Sync {
-    /// The signed-in user of this request's session, if any.
-    fn user<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Option<User>>;
+    /// The signed-in user of this request's session, if any; an error when the session store
+    /// cannot be reached.
+    fn user<'a>(
+        &'a self,
+        req: &'a HttpRequest,
+    ) -> LocalBoxFuture<'a, Result<Option<User>, crate::session::StoreUnavailable>>;
 }
 
 pub(crate) struct Inner {
@@ -140,6 +144,9 @@ impl AadAuthBuilder {
             let sessions = Arc::new(Sessions::new(&config, self.clock.clone())?);
             Some(Arc::new(Login::new(&config, sessions)?))
         };
+        if login.is_some() {
+            tracing::info!(origin = %crate::public_origin::describe(&config), "public origin");
+        }
         let sessions = login.as_ref().map(|login| login.sessions.clone() as Arc<dyn SessionReader>);
         let pages = login.as_ref().map(|login| login.pages.clone() as Arc<dyn ErrorPages>);
         Ok(AadAuth {

@@ -46,6 +46,10 @@ pub enum AuthError {
     /// No signing keys could be loaded yet: 503 with `Retry-After`.
     #[error("signing keys unavailable")]
     KeysUnavailable,
+    /// The session store (Redis) cannot be reached: 503 with `Retry-After`. Only requests that
+    /// need the session get it; bearer requests and anonymous pages are unaffected.
+    #[error("session store unavailable")]
+    SessionUnavailable,
     /// An anonymous browser on a page route: 303 to the login UI.
     #[error("login required")]
     LoginRequired,
@@ -61,7 +65,7 @@ impl AuthError {
             Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::SessionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::LoginRequired => StatusCode::SEE_OTHER,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,7 +77,7 @@ impl AuthError {
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::Forbidden(_) => Some("insufficient_scope"),
-            Self::KeysUnavailable => Some("temporarily_unavailable"),
+            Self::KeysUnavailable | Self::SessionUnavailable => Some("temporarily_unavailable"),
             Self::MissingCredentials | Self::LoginRequired | Self::NotConfigured => None,
         }
     }
@@ -88,6 +92,7 @@ impl AuthError {
             Self::InvalidToken(error) => error.description(),
             Self::Forbidden(reason) => reason.description(),
             Self::KeysUnavailable => "The identity provider's signing keys are not available yet; retry shortly.",
+            Self::SessionUnavailable => "The session store is not available; retry shortly.",
             Self::LoginRequired => "Sign-in is required.",
             Self::NotConfigured => "Authentication is not configured on this server.",
         }
@@ -101,7 +106,7 @@ impl AuthError {
     }
 }
 
-/// Seconds clients are told to wait while the signing keys load.
+/// Seconds clients are told to wait while the signing keys load or the session store is away.
 const RETRY_AFTER_SECONDS: &str = "5";
 
 /// What the error response needs from the app.
@@ -153,7 +158,7 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
     if let Some(challenge) = challenge(error, context.realm) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     }
-    if let AuthError::KeysUnavailable = error {
+    if let AuthError::KeysUnavailable | AuthError::SessionUnavailable = error {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
     }
     response
@@ -181,7 +186,7 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
             )
         }
         AuthError::KeysUnavailable => format!("Bearer realm=\"{realm}\""),
-        AuthError::LoginRequired | AuthError::NotConfigured => return None,
+        AuthError::SessionUnavailable | AuthError::LoginRequired | AuthError::NotConfigured => return None,
     };
     HeaderValue::from_str(&value).ok()
 }

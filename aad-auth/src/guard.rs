@@ -33,7 +33,7 @@ use crate::user::User;
 #[derive(Default)]
 struct RequestAuth {
     bearer: OnceCell<Result<Option<Arc<VerifiedToken>>, AuthError>>,
-    session: OnceCell<Option<User>>,
+    session: OnceCell<Result<Option<User>, AuthError>>,
     authorized: RefCell<Option<AuthenticationState>>,
 }
 
@@ -69,13 +69,13 @@ impl AadAuth {
     }
 
     /// The session user of the request, if a login session is present (once per request).
-    async fn request_session(&self, req: &HttpRequest, cache: &RequestAuth) -> Option<User> {
+    async fn request_session(&self, req: &HttpRequest, cache: &RequestAuth) -> Result<Option<User>, AuthError> {
         cache
             .session
             .get_or_init(|| async {
                 match self.sessions() {
-                    Some(sessions) => sessions.user(req).await,
-                    None => None,
+                    Some(sessions) => sessions.user(req).await.map_err(|_| AuthError::SessionUnavailable),
+                    None => Ok(None),
                 }
             })
             .await
@@ -96,8 +96,9 @@ impl AadAuth {
             return AuthenticationState::from_token(token);
         }
         match self.request_session(req, &cache).await {
-            Some(user) => AuthenticationState::from_session(user),
-            None => AuthenticationState::anonymous(),
+            Ok(Some(user)) => AuthenticationState::from_session(user),
+            // A page that does not require sign-in still renders while the session store is away.
+            Ok(None) | Err(_) => AuthenticationState::anonymous(),
         }
     }
 
@@ -118,7 +119,7 @@ impl AadAuth {
         let state = match self.request_bearer(req, &cache).await? {
             Some(token) => AuthenticationState::from_token(token),
             None => match policy.allows_session().then_some(()) {
-                Some(()) => match self.request_session(req, &cache).await {
+                Some(()) => match self.request_session(req, &cache).await? {
                     Some(user) => AuthenticationState::from_session(user),
                     None => return Err(missing(policy, req)),
                 },

@@ -56,6 +56,7 @@ mod login;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod policy;
+mod public_origin;
 pub mod redirect;
 pub mod secret;
 mod session;

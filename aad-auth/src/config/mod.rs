@@ -4,7 +4,7 @@
 //! [`AadAuthConfig::builder`] sets the same values in code. Both end in the same validation, so a
 //! bad value is reported the same way, naming the environment variable, whichever way it was set.
 
-mod env;
+pub(crate) mod env;
 mod error;
 mod validate;
 
@@ -113,14 +113,40 @@ pub enum SameSite {
 }
 
 /// Where sessions are kept (`SESSION_STORE`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+///
+/// `Debug` never shows a Redis URL's user or password: `rediss://***@host:6380/0`.
+#[derive(Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum SessionStoreKind {
     /// An encrypted cookie; tokens are kept in this process's memory.
     #[default]
     Cookie,
-    /// Redis at this URL: sessions and tokens are shared by every instance.
+    /// Redis at this URL (`redis://`, or `rediss://` for TLS): sessions and tokens are shared
+    /// by every instance.
     Redis(Url),
+}
+
+impl std::fmt::Debug for SessionStoreKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Cookie => f.write_str("Cookie"),
+            Self::Redis(url) => f.debug_tuple("Redis").field(&format_args!("{}", redacted_url(url))).finish(),
+        }
+    }
+}
+
+/// `scheme://***@host:port/path` when the URL carries a user or password, else the URL.
+pub(crate) fn redacted_url(url: &Url) -> String {
+    if url.username().is_empty() && url.password().is_none() {
+        return url.as_str().to_owned();
+    }
+    let mut shown = url.clone();
+    // Setting fails only for URLs that cannot have credentials, which these have.
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    let host = shown.host_str().unwrap_or_default();
+    let port = shown.port().map(|port| format!(":{port}")).unwrap_or_default();
+    format!("{}://***@{host}{port}{}", shown.scheme(), shown.path())
 }
 
 /// Routes mounted by [`crate::AadAuth::configure`].
@@ -251,6 +277,7 @@ pub struct AadAuthConfig {
     pub(crate) roles: Vec<String>,
     pub(crate) redirect_uri: Option<Url>,
     pub(crate) public_base_url: Option<Url>,
+    pub(crate) fixed_public_base: Option<crate::public_origin::FixedBase>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) prompt: Option<String>,
     pub(crate) domain_hint: Option<String>,
@@ -373,9 +400,16 @@ impl AadAuthConfig {
     pub fn trusted_proxies(&self) -> &[IpNet] {
         &self.trusted_proxies
     }
-    /// Whether forwarded headers from this peer are honoured.
+    /// Whether forwarded headers from this peer are honoured. An IPv4-mapped IPv6 address
+    /// (`::ffff:10.0.0.1`, what a dual-stack listener reports for IPv4 peers) matches IPv4
+    /// entries.
     pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        let peer = peer.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
+    }
+    /// The public base fixed by `AAD_PUBLIC_BASE_URL` or `AAD_REDIRECT_URI`, if either is set.
+    pub(crate) fn fixed_public_base(&self) -> Option<&crate::public_origin::FixedBase> {
+        self.fixed_public_base.as_ref()
     }
     /// `prompt` for the authorize request (`AAD_PROMPT`).
     pub fn prompt(&self) -> Option<&str> {

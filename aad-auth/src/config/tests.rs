@@ -77,7 +77,7 @@ fn every_variable_is_read() {
         ("AAD_TOKEN_VERSIONS", "2"),
         ("AAD_SCOPES", r#"["x/.default", "y"]"#),
         ("AAD_ROLES", "Admin"),
-        ("AAD_REDIRECT_URI", "https://app.example/oauth/aad/redirect"),
+        ("AAD_REDIRECT_URI", "https://app.example/auth/aad/redirect"),
         ("AAD_PUBLIC_BASE_URL", "https://app.example"),
         ("AAD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
         ("AAD_PROMPT", "select_account"),
@@ -115,7 +115,7 @@ fn every_variable_is_read() {
     assert_eq!(c.token_versions(), TokenVersions { v1: false, v2: true });
     assert_eq!(c.scopes(), ["x/.default", "y"]);
     assert_eq!(c.roles(), ["Admin"]);
-    assert_eq!(c.redirect_uri().map(Url::as_str), Some("https://app.example/oauth/aad/redirect"));
+    assert_eq!(c.redirect_uri().map(Url::as_str), Some("https://app.example/auth/aad/redirect"));
     assert_eq!(c.public_base_url().map(Url::as_str), Some("https://app.example/"));
     assert!(c.is_trusted_proxy("10.1.2.3".parse().unwrap()) && c.is_trusted_proxy("192.168.1.1".parse().unwrap()));
     assert!(!c.is_trusted_proxy("192.168.1.2".parse().unwrap()));
@@ -215,6 +215,19 @@ fn secrets_are_never_echoed() {
     let debug = format!("{c:?}");
     assert!(!debug.contains("top-secret-value") && !debug.contains(SECRET_B64), "{debug}");
     assert!(debug.contains("[redacted]"));
+
+    // F6: the Redis password (and user) never in `Debug`, with or without TLS.
+    for url in ["redis://:pa55word@cache:6379/0", "rediss://default:pa55word@cache.redis.cache.windows.net:6380/2"] {
+        let c = parse(&[("SESSION_STORE", url), ("SESSION_SECRET", SECRET_B64)]).unwrap();
+        let debug = format!("{c:?} {:?}", c.session());
+        assert!(!debug.contains("pa55word") && !debug.contains("default:"), "{debug}");
+        assert!(debug.contains("://***@cache"), "{debug}");
+    }
+    // Credentials in the other URLs are refused, without echoing them.
+    for var in ["AAD_AUTHORITY_HOST", "AAD_OPENID_CONFIG_URL", "AAD_REDIRECT_URI", "AAD_PUBLIC_BASE_URL"] {
+        let message = err(&[(var, "https://user:pa55word@login.example/oauth/aad/redirect")]);
+        assert!(message.contains(var) && !message.contains("pa55word"), "{message}");
+    }
 }
 
 #[test]

@@ -24,6 +24,11 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
 fn secure_url(var: &'static str, value: &str, problems: &mut Vec<ConfigError>) -> Option<Url> {
     const EXPECTED: &str = "an absolute https:// URL (http:// only for localhost/127.0.0.1)";
     match Url::parse(value) {
+        // Credentials in a URL end up in logs and in `Debug`.
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            problems.push(ConfigError::invalid_secret(var, "a URL without user or password"));
+            None
+        }
         Ok(url) if url.scheme() == "https" && url.host().is_some() => Some(url),
         Ok(url) if url.scheme() == "http" && is_loopback(&url) => Some(url),
         _ => {
@@ -221,6 +226,12 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     }
 
     let routes = &builder.routes;
+    let fixed_public_base = crate::public_origin::fixed_base(
+        public_base_url.as_ref(),
+        redirect_uri.as_ref(),
+        &routes.oauth_callback(),
+        &mut problems,
+    );
     route(AUTH_LOGIN_UI_ROUTE, &routes.login_ui, &mut problems);
     route(OAUTH_BASE_ROUTE, &routes.oauth_base, &mut problems);
     route(AUTH_LOGOUT_ROUTE, &routes.logout, &mut problems);
@@ -283,6 +294,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         roles: builder.roles,
         redirect_uri,
         public_base_url,
+        fixed_public_base,
         trusted_proxies,
         prompt: builder.prompt,
         domain_hint: builder.domain_hint,

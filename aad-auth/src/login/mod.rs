@@ -8,7 +8,6 @@
 )]
 
 mod oidc;
-mod origin;
 mod transaction;
 
 use std::sync::Arc;
@@ -27,7 +26,6 @@ use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
 use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
 use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedOutView, UserView};
-pub(crate) use origin::public_base;
 use transaction::Transaction;
 
 /// Query values longer than this are refused before any lookup (authorization codes and states
@@ -73,13 +71,17 @@ impl Login {
 /// Mounts the login routes; each is wrapped in the session middleware.
 pub(crate) fn configure(cfg: &mut ServiceConfig, auth: &AadAuth, login: &Login) {
     let routes = auth.config().routes().clone();
+    // The session middleware inside, our wrapper (503 while Redis is away; development cookies)
+    // outside it, so that the wrapper sees the cookies the middleware sets.
     let session = || login.sessions.middleware();
-    cfg.service(web::resource(routes.login_ui.clone()).wrap(session()).route(web::get().to(login_page)))
-        .service(web::resource(routes.oauth_login()).wrap(session()).route(web::get().to(start)))
-        .service(web::resource(routes.oauth_callback()).wrap(session()).route(web::get().to(callback)))
+    let outer = || actix_web::middleware::from_fn(crate::session::session_route);
+    cfg.service(web::resource(routes.login_ui.clone()).wrap(session()).wrap(outer()).route(web::get().to(login_page)))
+        .service(web::resource(routes.oauth_login()).wrap(session()).wrap(outer()).route(web::get().to(start)))
+        .service(web::resource(routes.oauth_callback()).wrap(session()).wrap(outer()).route(web::get().to(callback)))
         .service(
             web::resource(routes.logout.clone())
                 .wrap(session())
+                .wrap(outer())
                 .route(web::get().to(logout_confirm))
                 .route(web::post().to(logout)),
         )
@@ -88,8 +90,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, auth: &AadAuth, login: &Login) 
                 .route(web::get().to(static_asset)),
         );
     if let (Some(user), Some(token)) = (routes.user.clone(), routes.user_token()) {
-        cfg.service(web::resource(user).wrap(session()).route(web::get().to(user_page)))
-            .service(web::resource(token).wrap(session()).route(web::get().to(user_token)));
+        cfg.service(web::resource(user).wrap(session()).wrap(outer()).route(web::get().to(user_page)))
+            .service(web::resource(token).wrap(session()).wrap(outer()).route(web::get().to(user_token)));
     }
 }
 
@@ -143,9 +145,11 @@ fn error_page(auth: &AadAuth, login: &Login, status: StatusCode, title: &str, de
 }
 
 /// The live session record of a request to one of the crate's routes (a use of the session).
+/// A store failure has already marked the request, which then answers 503
+/// (`session::session_route`).
 async fn record_of(session: &Session, sessions: &Sessions) -> Option<SessionRecord> {
     let record = session.get::<SessionRecord>(USER_KEY).ok().flatten()?;
-    sessions.use_record(record).await
+    sessions.use_record(record).await.ok().flatten()
 }
 
 async fn login_page(req: HttpRequest) -> HttpResponse {
@@ -184,7 +188,7 @@ async fn start(req: HttpRequest) -> HttpResponse {
     }
     let Some(metadata) = auth.keys().metadata() else { return not_configured() };
     let target = target(&auth, &req);
-    let redirect_uri = origin::redirect_uri(config, &req);
+    let redirect_uri = crate::public_origin::redirect_uri(config, &req);
     let authorization = match oidc::authorize(config, &metadata, &redirect_uri) {
         Ok(authorization) => authorization,
         Err(reason) => {
@@ -342,11 +346,6 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
     with_cookie(redirect(&tx.target), pending)
 }
 
-/// `scheme://host[:port]` of a base URL (which may carry a path).
-fn origin_of(base: &str) -> Option<String> {
-    url::Url::parse(base).ok().map(|url| url.origin().ascii_serialization())
-}
-
 fn forbidden_text(reason: Forbidden) -> &'static str {
     match reason {
         Forbidden::Guest => "Guest accounts cannot sign in to this application.",
@@ -380,10 +379,10 @@ async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
 async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     let Some((auth, login)) = context(&req) else { return not_configured() };
     let config = auth.config();
-    let base = public_base(config, &req);
+    let base = crate::public_origin::public_base(config, &req);
     if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && origin != "null"
-        && Some(origin) != origin_of(&base).as_deref()
+        && origin != crate::public_origin::public_origin(config, &req)
     {
         return error_page(
             &auth,
@@ -459,7 +458,7 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
         let (Some(refresh_token), Some(metadata)) = (entry.refresh_token.clone(), auth.keys().metadata()) else {
             return login_required("The token has expired; sign in again.");
         };
-        let redirect_uri = origin::redirect_uri(config, &req);
+        let redirect_uri = crate::public_origin::redirect_uri(config, &req);
         match oidc::refresh(config, &metadata, &login.http, &refresh_token, &redirect_uri).await {
             Ok(tokens) => {
                 entry.access_token = tokens.access_token;

@@ -53,7 +53,7 @@ impl Docs {
 
     /// Swagger UI's settings for this request: the redirect page on the origin the browser uses.
     fn swagger_config(&self, req: &HttpRequest, auth: &AadAuth) -> Arc<Config<'static>> {
-        let base = crate::login::public_base(auth.config(), req);
+        let base = crate::public_origin::public_base(auth.config(), req);
         let oauth = oauth::Config::new()
             .client_id(&self.client_id)
             .scopes(self.scopes.clone())

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use super::route::{StoreUnavailable, report};
 use crate::clock::SharedClock;
 
 const REDIS_PREFIX: &str = "aad-auth:seen:";
@@ -79,8 +80,7 @@ impl Activity {
         match &self.backend {
             Backend::Memory(cache) => cache.insert(sid.to_owned(), Arc::new(AtomicI64::new(now))),
             Backend::Redis { pool, .. } => {
-                let Ok(mut connection) =
-                    pool.get().await.map_err(|e| tracing::warn!(error = %e, "session store unreachable"))
+                let Ok(mut connection) = pool.get().await.map_err(|error| report("session store unreachable", &error))
                 else {
                     return;
                 };
@@ -92,7 +92,7 @@ impl Activity {
                     .query_async(&mut *connection)
                     .await;
                 if let Err(error) = result {
-                    tracing::warn!(error = %error, "session activity write failed");
+                    report("session activity write failed", &error);
                 }
             }
         }
@@ -100,7 +100,7 @@ impl Activity {
 
     /// Whether the session was used within the idle timeout; if it was, it is used now. A session
     /// found idle ends (later calls answer [`Use::Ended`]). Fails closed when Redis cannot answer.
-    pub(crate) async fn touch(&self, sid: &str) -> Use {
+    pub(crate) async fn touch(&self, sid: &str) -> Result<Use, StoreUnavailable> {
         let now = self.clock.unix_seconds();
         match &self.backend {
             Backend::Memory(cache) => {
@@ -111,7 +111,7 @@ impl Activity {
                 let renewed = last_use.fetch_update(Ordering::AcqRel, Ordering::Acquire, |last| {
                     (last != ENDED && now.saturating_sub(last) <= idle).then_some(now.max(last))
                 });
-                match renewed {
+                Ok(match renewed {
                     Ok(_) => Use::Live,
                     Err(ENDED) => Use::Ended,
                     // Another request may have ended it meanwhile; either way it ends.
@@ -119,14 +119,10 @@ impl Activity {
                         ENDED => Use::Ended,
                         _ => Use::Idle,
                     },
-                }
+                })
             }
             Backend::Redis { pool, touch } => {
-                let Ok(mut connection) =
-                    pool.get().await.map_err(|e| tracing::warn!(error = %e, "session store unreachable"))
-                else {
-                    return Use::Ended;
-                };
+                let mut connection = pool.get().await.map_err(|error| report("session store unreachable", &error))?;
                 let found: Result<i64, _> = touch
                     .key(key(sid))
                     .arg(now)
@@ -135,13 +131,10 @@ impl Activity {
                     .invoke_async(&mut *connection)
                     .await;
                 match found {
-                    Ok(1) => Use::Live,
-                    Ok(-1) => Use::Idle,
-                    Ok(_) => Use::Ended,
-                    Err(error) => {
-                        tracing::warn!(error = %error, "session activity check failed");
-                        Use::Ended
-                    }
+                    Ok(1) => Ok(Use::Live),
+                    Ok(-1) => Ok(Use::Idle),
+                    Ok(_) => Ok(Use::Ended),
+                    Err(error) => Err(report("session activity check failed", &error)),
                 }
             }
         }
@@ -151,14 +144,17 @@ impl Activity {
     pub(crate) async fn end(&self, sid: &str) {
         match &self.backend {
             Backend::Memory(cache) => cache.insert(sid.to_owned(), Arc::new(AtomicI64::new(ENDED))),
-            Backend::Redis { pool, .. } => {
-                if let Ok(mut connection) = pool.get().await {
+            Backend::Redis { pool, .. } => match pool.get().await {
+                Ok(mut connection) => {
                     let result: Result<(), _> = redis::cmd("DEL").arg(key(sid)).query_async(&mut *connection).await;
                     if let Err(error) = result {
-                        tracing::warn!(error = %error, "session activity delete failed");
+                        report("session activity delete failed", &error);
                     }
                 }
-            }
+                Err(error) => {
+                    report("session store unreachable", &error);
+                }
+            },
         }
     }
 

@@ -14,6 +14,7 @@
 )]
 
 mod activity;
+mod route;
 mod store;
 mod tokens;
 
@@ -26,6 +27,7 @@ use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::HttpRequest;
 use actix_web::cookie::{CookieJar, Key, SameSite as CookieSameSite};
 use futures_util::future::LocalBoxFuture;
+pub(crate) use route::{StoreUnavailable, session_route};
 use serde::{Deserialize, Serialize};
 pub(crate) use store::Store;
 pub(crate) use tokens::{TokenCache, TokenEntry};
@@ -102,9 +104,9 @@ impl Sessions {
                 .into());
             }
         };
-        // Development mode serves the demo over http://127.0.0.1, where Secure cookies are never
-        // sent back.
-        let secure = session.https_only && !config.dev_mode();
+        // Development mode drops Secure per response, and only for an http loopback origin
+        // (`route::session_route`).
+        let secure = session.https_only;
         let same_site = match session.same_site {
             SameSite::Lax => CookieSameSite::Lax,
             SameSite::Strict => CookieSameSite::Strict,
@@ -116,7 +118,7 @@ impl Sessions {
                 (Store::cookie(), TokenCache::memory(clock.clone()), Activity::memory(idle, clock.clone()))
             }
             SessionStoreKind::Redis(url) => {
-                let pool = store::redis_pool(url)?;
+                let pool = store::redis_pool(url, config.ca_pem())?;
                 (
                     Store::redis(pool.clone())?,
                     TokenCache::redis(pool.clone(), key.master(), clock.clone()),
@@ -197,32 +199,44 @@ impl Sessions {
 
     /// The session record of a request, without the session middleware: decrypts the cookie
     /// and loads the state from the store. `None` for a missing, tampered, foreign or expired
-    /// session (never an error: a bad cookie is an anonymous request).
-    pub(crate) async fn read(&self, req: &HttpRequest) -> Option<SessionRecord> {
+    /// session (a bad cookie is an anonymous request); an error only when the store cannot be
+    /// reached.
+    pub(crate) async fn read(&self, req: &HttpRequest) -> Result<Option<SessionRecord>, StoreUnavailable> {
+        let Some(session_key) = self.session_key(req) else { return Ok(None) };
+        let state = match self.store.load(&session_key).await {
+            Ok(Some(state)) => state,
+            Ok(None) => return Ok(None),
+            Err(actix_session::storage::LoadError::Deserialization(_)) => return Ok(None),
+            Err(error) => return Err(route::report("session store unreachable", &error)),
+        };
+        let Some(record) = state.get(USER_KEY).and_then(|value| serde_json::from_str(value).ok()) else {
+            return Ok(None);
+        };
+        self.use_record(record).await
+    }
+
+    fn session_key(&self, req: &HttpRequest) -> Option<SessionKey> {
         let cookie = req.cookie(&self.cookie_name)?;
         let mut jar = CookieJar::new();
         jar.add_original(cookie);
         let value = jar.private(&self.key).get(&self.cookie_name)?.value().to_owned();
-        let session_key = SessionKey::try_from(value).ok()?;
-        let state = self.store.load(&session_key).await.ok().flatten()?;
-        let record: SessionRecord = serde_json::from_str(state.get(USER_KEY)?).ok()?;
-        self.use_record(record).await
+        SessionKey::try_from(value).ok()
     }
 
     /// The record if its session is live: within its absolute bound and used within the idle
     /// timeout, which this use renews. A session found idle loses its cached tokens.
-    pub(crate) async fn use_record(&self, record: SessionRecord) -> Option<SessionRecord> {
+    pub(crate) async fn use_record(&self, record: SessionRecord) -> Result<Option<SessionRecord>, StoreUnavailable> {
         if record.expires_at <= self.now() {
-            return None;
+            return Ok(None);
         }
-        match self.activity.touch(&record.sid).await {
-            Use::Live => Some(record),
+        match self.activity.touch(&record.sid).await? {
+            Use::Live => Ok(Some(record)),
             Use::Idle => {
                 self.tokens.remove(&record.sid).await;
                 tracing::debug!("a session ended after the idle timeout");
-                None
+                Ok(None)
             }
-            Use::Ended => None,
+            Use::Ended => Ok(None),
         }
     }
 
@@ -253,10 +267,12 @@ impl Sessions {
 }
 
 impl SessionReader for Sessions {
-    fn user<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Option<User>> {
+    fn user<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Result<Option<User>, StoreUnavailable>> {
         Box::pin(async move {
-            let record = self.read(req).await?;
-            Some(self.user_of(record).await)
+            match self.read(req).await? {
+                Some(record) => Ok(Some(self.user_of(record).await)),
+                None => Ok(None),
+            }
         })
     }
 }

@@ -8,6 +8,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use super::route::report;
 use crate::clock::SharedClock;
 
 const REDIS_PREFIX: &str = "aad-auth:tokens:";
@@ -90,12 +91,12 @@ impl TokenCache {
             }
             Backend::Redis { pool, key } => {
                 let mut connection =
-                    pool.get().await.map_err(|e| tracing::warn!(error = %e, "token cache unreachable")).ok()?;
+                    pool.get().await.map_err(|error| report("token cache unreachable", &error)).ok()?;
                 let sealed: Option<String> = redis::cmd("GET")
                     .arg(format!("{REDIS_PREFIX}{sid}"))
                     .query_async(&mut *connection)
                     .await
-                    .map_err(|e| tracing::warn!(error = %e, "token cache read failed"))
+                    .map_err(|error| report("token cache read failed", &error))
                     .ok()?;
                 let entry: TokenEntry = serde_json::from_slice(&open(key, &sealed?)?).ok()?;
                 (entry.session_expires_at > now).then_some(entry)
@@ -113,8 +114,7 @@ impl TokenCache {
             Backend::Redis { pool, key } => {
                 let Ok(json) = serde_json::to_vec(&entry) else { return };
                 let Some(sealed) = seal(key, &json) else { return };
-                let Ok(mut connection) =
-                    pool.get().await.map_err(|e| tracing::warn!(error = %e, "token cache unreachable"))
+                let Ok(mut connection) = pool.get().await.map_err(|error| report("token cache unreachable", &error))
                 else {
                     return;
                 };
@@ -126,7 +126,7 @@ impl TokenCache {
                     .query_async(&mut *connection)
                     .await;
                 if let Err(error) = result {
-                    tracing::warn!(error = %error, "token cache write failed");
+                    report("token cache write failed", &error);
                 }
             }
         }
@@ -137,15 +137,18 @@ impl TokenCache {
             Backend::Memory(cache) => {
                 cache.remove(sid);
             }
-            Backend::Redis { pool, .. } => {
-                if let Ok(mut connection) = pool.get().await {
+            Backend::Redis { pool, .. } => match pool.get().await {
+                Ok(mut connection) => {
                     let result: Result<(), _> =
                         redis::cmd("DEL").arg(format!("{REDIS_PREFIX}{sid}")).query_async(&mut *connection).await;
                     if let Err(error) = result {
-                        tracing::warn!(error = %error, "token cache delete failed");
+                        report("token cache delete failed", &error);
                     }
                 }
-            }
+                Err(error) => {
+                    report("token cache unreachable", &error);
+                }
+            },
         }
     }
 }
