@@ -600,3 +600,61 @@ async fn app_wide_roles_are_checked_at_login() {
     assert_eq!(callback.status, 403, "AAD_ROLES: bob holds none");
     assert!(session_is_anonymous(&browser, &w.site).await);
 }
+
+/// Review F1: behind a TLS-terminating proxy with only `AAD_REDIRECT_URI` set (as the README
+/// says), the browser's logout (`Origin: https://app.example`, `Host: app.example`, reaching the
+/// app over plain http) signs out and sends the browser to Entra with an https
+/// `post_logout_redirect_uri`; another origin is still refused.
+#[actix_web::test]
+async fn f1_logout_behind_a_tls_proxy_uses_the_redirect_uris_origin() {
+    let w = world_as("first", |c| c.redirect_uri("https://app.example/oauth/aad/redirect")).await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let post = |origin: &str| {
+        client.post(w.site.url("/logout")).header("host", "app.example").header("origin", origin.to_owned())
+    };
+    let out = Browser::new().send(post("https://app.example")).await;
+    assert_eq!(out.status, 303, "the browser's own origin signs out: {out:?}");
+    assert_eq!(out.location_param("post_logout_redirect_uri").as_deref(), Some("https://app.example/login"));
+    let cross = Browser::new().send(post("https://evil.example")).await;
+    assert_eq!(cross.status, 403, "{cross:?}");
+    let plain = Browser::new().send(post("http://app.example")).await;
+    assert_eq!(plain.status, 403, "the public origin is https, not the listener's http: {plain:?}");
+
+    // The callback and Swagger UI's redirect page come from the same origin.
+    let start = Browser::new().get(&w.site.url("/oauth/aad/login")).await;
+    assert_eq!(start.location_param("redirect_uri").as_deref(), Some("https://app.example/oauth/aad/redirect"));
+}
+
+/// The login's transaction cookie of a response, lower-cased.
+async fn transaction_cookie(site: &Site, host: Option<&str>) -> String {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let mut request = client.get(site.url("/oauth/aad/login"));
+    if let Some(host) = host {
+        request = request.header("host", host);
+    }
+    let page = Browser::new().send(request).await;
+    assert_eq!(page.status, 302, "{page:?}");
+    let cookies = page.set_cookies();
+    assert!(!cookies.is_empty(), "the login sets its transaction cookie: {page:?}");
+    cookies.join(" | ").to_ascii_lowercase()
+}
+
+/// Review F7: development mode drops `Secure` only where browsers would never send a Secure cookie
+/// back: a public origin that is http on a loopback host.
+#[actix_web::test]
+async fn f7_dev_mode_keeps_secure_cookies_off_loopback() {
+    let https_only = |c: aad_auth::config::AadAuthConfigBuilder| {
+        c.session(aad_auth::config::SessionConfig::default()).insecure_dev_mode(true)
+    };
+    let loopback = world_as("first", https_only).await;
+    assert!(!transaction_cookie(&loopback.site, None).await.contains("; secure"), "http://127.0.0.1 in dev mode");
+    assert!(
+        transaction_cookie(&loopback.site, Some("app.example")).await.contains("; secure"),
+        "dev mode, but the request's origin is not loopback"
+    );
+    let public = world_as("first", |c| https_only(c).public_base_url("https://app.example")).await;
+    assert!(
+        transaction_cookie(&public.site, None).await.contains("; secure"),
+        "dev mode with an https public origin, reached on loopback"
+    );
+}

@@ -116,3 +116,70 @@ async fn the_idle_timeout_counts_uses_on_every_instance() {
     let keys: Vec<String> = redis::cmd("KEYS").arg("aad-auth:*").query_async(&mut connection).await.unwrap();
     assert!(!keys.iter().any(|k| k.starts_with("aad-auth:seen:") || k.starts_with("aad-auth:tokens:")), "{keys:?}");
 }
+
+/// Redis stopped while running: requests that need the session answer 503 with `Retry-After`
+/// (the app's guards and the crate's own routes alike), bearer requests and anonymous pages are
+/// unaffected; with Redis back, a new login works. The process never answers 500.
+#[actix_web::test]
+async fn redis_away_means_503_for_sessions_only_and_recovery_after() {
+    let redis = RedisServer::start();
+    let port = redis.port;
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
+    let url = redis.url();
+    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    let token = browser.get(&site.url("/me/token")).await.json()["access_token"].as_str().unwrap().to_owned();
+
+    drop(redis);
+    let api = reqwest::Client::new();
+    for path in ["/api/session", "/me", "/me/token"] {
+        let page = browser.get(&site.url(path)).await;
+        assert_eq!(page.status, 503, "{path} with the session cookie: {page:?}");
+        assert!(page.header("retry-after").is_some(), "{path}: Retry-After");
+        let json = browser.send(browser.client.get(site.url(path)).header("accept", "application/json")).await;
+        assert_eq!(
+            (json.status, &json.json()["error"]),
+            (503, &serde_json::json!("temporarily_unavailable")),
+            "{path}"
+        );
+    }
+    let bearer = api.get(site.url("/api/session")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(bearer.status().as_u16(), 200, "bearer requests do not need Redis");
+    let anonymous = api.get(site.url("/")).send().await.unwrap();
+    assert_eq!(anonymous.status().as_u16(), 200, "anonymous pages do not need Redis");
+    // A page without a guard still renders for the session's browser, as a guest.
+    let home = browser.get(&site.url("/")).await;
+    assert_eq!((home.status, home.body.contains("guest")), (200, true), "{home:?}");
+
+    let _back = RedisServer::start_on(port, &[]);
+    // Redis lost its data (no persistence): the old cookie is anonymous now, and a login works.
+    assert_eq!(browser.get(&site.url("/api/session")).await.status, 401);
+    let again = Browser::new();
+    let hops = again.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "a new login once Redis is back: {hops:#?}");
+    assert_eq!(again.get(&site.url("/api/session")).await.status, 200);
+}
+
+/// A wrong Redis password refuses to start, naming `SESSION_STORE` and not the password; the
+/// right one starts.
+#[actix_web::test]
+async fn a_wrong_redis_password_refuses_to_start_without_printing_it() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _redis = RedisServer::start_on(port, &["--requirepass", "right-pa55word"]);
+    let tenant = Tenant::builder().dev_defaults().start().await;
+    let with = |password: &str| {
+        common::site::login_config(tenant.api_config())
+            .session(redis_session(&format!("redis://:{password}@127.0.0.1:{port}/0")))
+            .build()
+            .unwrap()
+    };
+    let error = aad_auth::AadAuth::new(with("wrong-pa55word")).expect_err("a wrong password must not start");
+    let message = format!("{error} {error:?}");
+    assert!(message.contains("SESSION_STORE"), "{message}");
+    assert!(!message.contains("wrong-pa55word") && !message.contains("right-pa55word"), "{message}");
+    let auth = aad_auth::AadAuth::new(with("right-pa55word")).expect("the right password starts");
+    let debug = format!("{auth:?} {:?}", auth.config());
+    assert!(!debug.contains("right-pa55word"), "{debug}");
+}

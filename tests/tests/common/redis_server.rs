@@ -21,10 +21,16 @@ impl RedisServer {
     /// Starts `redis-server` (from `PATH`; `scripts/install-test-deps.sh` installs it).
     pub fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        Self::start_on(port, &[])
+    }
+
+    /// Starts `redis-server` on `port` with `extra` arguments (such as `--requirepass`).
+    pub fn start_on(port: u16, extra: &[&str]) -> Self {
         let dir = std::env::temp_dir().join(format!("aad-auth-redis-{port}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(extra)
             .arg("--dir")
             .arg(&dir)
             .stdout(Stdio::null())
