@@ -658,3 +658,25 @@ async fn f7_dev_mode_keeps_secure_cookies_off_loopback() {
         "dev mode with an https public origin, reached on loopback"
     );
 }
+
+/// Behind a load balancer a login can start on a warm instance and come back to one that is
+/// still loading discovery: the callback waits for it, as the login route does, instead of
+/// answering 503.
+#[actix_web::test]
+async fn a_callback_on_a_freshly_started_instance_waits_for_discovery() {
+    // One public origin for both instances, as behind a proxy (port 9: nothing listens there).
+    const PUBLIC: &str = "http://127.0.0.1:9";
+    let fixed = |c: aad_auth::config::AadAuthConfigBuilder| c.redirect_uri(format!("{PUBLIC}/oauth/aad/redirect"));
+    let w = world_as("first", fixed).await;
+    let browser = Browser::new();
+    let callback = callback_url(&browser, &w.site, "/test").await;
+    assert!(callback.starts_with(PUBLIC), "{callback}");
+    // A second instance (same session key) whose first discovery fetch takes a second.
+    w.tenant.set_fault(Endpoint::Discovery, aad_auth::testing::Fault::Slow(Duration::from_secs(1)));
+    let fresh = Site::for_tenant(&w.tenant, Some(w.clock.clone()), fixed).await;
+    let on_fresh = callback.replacen(PUBLIC, &fresh.base, 1);
+    let page = browser.get(&on_fresh).await;
+    w.tenant.clear_fault(Endpoint::Discovery);
+    assert_eq!(page.status, 303, "the callback completes on the fresh instance: {page:?}");
+    assert_eq!(page.location().as_deref(), Some("/test"));
+}

@@ -259,6 +259,9 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
         return with_cookie(bad("This sign-in response has already been used."), pending);
     }
     login.consumed.insert(tx.state.clone(), ());
+    // Behind a load balancer the login may have started on another instance while this one is
+    // still loading discovery: wait for it as the login route does.
+    auth.keys().ensure_loaded().await;
     let Some(metadata) = auth.keys().metadata() else {
         return with_cookie(
             error_page(
