@@ -90,6 +90,44 @@ export function watchPage(page, problems, isExpected = () => false) {
 }
 
 /** Throws with `message` unless `condition` holds. */
+// Records the browser's requests that scenarios assert on: the tenant's authorize, token and
+// end-session endpoints, and the app's `/hello` (on `base`). Each list can be emptied between
+// steps (`list.length = 0`).
+export function recordRequests(context, base) {
+  const seen = { authorize: [], token: [], logout: [], hello: [] };
+  context.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname.endsWith('/oauth2/v2.0/authorize')) {
+      seen.authorize.push(url);
+    } else if (url.pathname.endsWith('/oauth2/v2.0/token')) {
+      seen.token.push(request);
+    } else if (url.pathname.endsWith('/oauth2/v2.0/logout')) {
+      seen.logout.push(url);
+    } else if (url.origin === base && url.pathname === '/hello') {
+      seen.hello.push(request);
+    }
+  });
+  return seen;
+}
+
+// Swagger UI's "Try it out" on `GET path`: opens the operation, turns "Try it out" on when the
+// page has not already (the demo sets `tryItOutEnabled`), executes, and returns the status code
+// and body shown.
+export async function swaggerTryGet(page, path) {
+  const operation = page.locator('.opblock-get').filter({ has: page.locator(`[data-path="${path}"]`) });
+  await operation.locator('.opblock-summary').click();
+  const tryItOut = operation.locator('button.try-out__btn', { hasText: 'Try it out' });
+  if (await tryItOut.count()) {
+    await tryItOut.click();
+  }
+  await operation.locator('button.execute').click();
+  const status = operation.locator('.live-responses-table .response .response-col_status');
+  await status.waitFor({ timeout: 30_000 });
+  const code = (await status.textContent()).trim();
+  const body = (await operation.locator('.live-responses-table .response-col_description pre').first().textContent()).trim();
+  return { code, body };
+}
+
 export function check(condition, message) {
   if (!condition) {
     throw new Error(message);

@@ -17,7 +17,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'playwright-core';
-import { check, openBrowser, watchPage } from './browser.mjs';
+import { check, openBrowser, recordRequests, swaggerTryGet, watchPage } from './browser.mjs';
 
 const base = (process.env.BASE_URL || '').replace(/\/$/, '');
 const pinHeader = process.env.PIN_HEADER || 'x-pin-instance';
@@ -47,10 +47,8 @@ async function steps(context, problems) {
 
   // Which instances served the browser, and what went to the tenant.
   const upstreamPorts = new Set();
-  const authorizeRequests = [];
-  const tokenRequests = [];
-  const logoutRequests = [];
-  const helloRequests = [];
+  const { authorize: authorizeRequests, token: tokenRequests, logout: logoutRequests, hello: helloRequests } =
+    recordRequests(context, base);
   context.on('response', (response) => {
     if (new URL(response.url()).origin === base) {
       const port = upstreamPort(response);
@@ -59,18 +57,6 @@ async function steps(context, problems) {
       } else {
         problems.push(`no ${upstreamHeader} header on ${response.url()}: the answer did not come through the proxy`);
       }
-    }
-  });
-  context.on('request', (req) => {
-    const url = new URL(req.url());
-    if (url.pathname.endsWith('/oauth2/v2.0/authorize')) {
-      authorizeRequests.push(url);
-    } else if (url.pathname.endsWith('/oauth2/v2.0/token')) {
-      tokenRequests.push(req);
-    } else if (url.pathname.endsWith('/oauth2/v2.0/logout')) {
-      logoutRequests.push(url);
-    } else if (url.origin === base && url.pathname === '/hello') {
-      helloRequests.push(req);
     }
   });
 
@@ -158,17 +144,7 @@ async function steps(context, problems) {
   check(redemption.get('code_verifier'), 'expected the code redeemed with a PKCE verifier');
 
   helloRequests.length = 0;
-  const operation = page.locator('.opblock-get').filter({ has: page.locator('[data-path="/hello"]') });
-  await operation.locator('.opblock-summary').click();
-  const tryItOut = operation.locator('button.try-out__btn', { hasText: 'Try it out' });
-  if (await tryItOut.count()) {
-    await tryItOut.click();
-  }
-  await operation.locator('button.execute').click();
-  const status = operation.locator('.live-responses-table .response .response-col_status');
-  await status.waitFor({ timeout: 30_000 });
-  const code = (await status.textContent()).trim();
-  const body = (await operation.locator('.live-responses-table .response-col_description pre').first().textContent()).trim();
+  const { code, body } = await swaggerTryGet(page, '/hello');
   check(code === '200', `expected Try it out on GET /hello to answer 200, got ${code}: ${body}`);
   check(helloRequests.length === 1, `expected one request to /hello from Swagger UI, saw ${helloRequests.length}`);
   const headers = await helloRequests[0].allHeaders();

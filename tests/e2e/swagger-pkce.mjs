@@ -10,7 +10,7 @@
 //
 // Prints one JSON line on success; exits 1 with the reason (and a screenshot) on failure.
 
-import { check, runScenario, watchPage } from './browser.mjs';
+import { check, recordRequests, runScenario, swaggerTryGet, watchPage } from './browser.mjs';
 
 const base = (process.env.BASE_URL || '').replace(/\/$/, '');
 const sessionCookie = process.env.SESSION_COOKIE || 'session';
@@ -25,19 +25,7 @@ await runScenario('swagger-pkce', async (context, problems) => {
   context.on('page', (popup) => watchPage(popup, problems));
 
   // Every request Swagger makes to the tenant and to the API, to check what it sent.
-  const tokenRequests = [];
-  const authorizeRequests = [];
-  const helloRequests = [];
-  context.on('request', (request) => {
-    const url = new URL(request.url());
-    if (url.pathname.endsWith('/oauth2/v2.0/token')) {
-      tokenRequests.push(request);
-    } else if (url.pathname.endsWith('/oauth2/v2.0/authorize')) {
-      authorizeRequests.push(url);
-    } else if (url.origin === base && url.pathname === '/hello') {
-      helloRequests.push(request);
-    }
-  });
+  const { token: tokenRequests, authorize: authorizeRequests, hello: helloRequests } = recordRequests(context, base);
 
   await page.goto(base + '/docs/');
   await page.waitForSelector('.swagger-ui .opblock');
@@ -76,18 +64,7 @@ await runScenario('swagger-pkce', async (context, problems) => {
   check(!redemption.get('client_secret'), 'Swagger sent a client secret');
 
   // 2. "Try it out" on GET /hello.
-  const operation = page.locator('.opblock-get').filter({ has: page.locator('[data-path="/hello"]') });
-  await operation.locator('.opblock-summary').click();
-  // The demo turns "Try it out" on for every operation (`tryItOutEnabled`); click it otherwise.
-  const tryItOut = operation.locator('button.try-out__btn', { hasText: 'Try it out' });
-  if (await tryItOut.count()) {
-    await tryItOut.click();
-  }
-  await operation.locator('button.execute').click();
-  const status = operation.locator('.live-responses-table .response .response-col_status');
-  await status.waitFor({ timeout: 30_000 });
-  const code = (await status.textContent()).trim();
-  const body = (await operation.locator('.live-responses-table .response-col_description pre').first().textContent()).trim();
+  const { code, body } = await swaggerTryGet(page, '/hello');
   check(code === '200', `GET /hello answered ${code}: ${body}`);
   check(JSON.stringify(JSON.parse(body)) === '{"hello":"world"}', `unexpected body ${body}`);
 

@@ -15,28 +15,14 @@
 mod emulator_support;
 mod example_processes;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use example_processes::{Finished, Process, command, run, spawn};
+use example_processes::{Finished, Process, command, e2e_dir, run, spawn};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
-
-/// `tests/e2e`, checked to hold playwright-core, with Chromium installed.
-fn e2e_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run ./scripts/install-test-deps.sh",
-        dir.display()
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).is_file(), "{chromium} is missing: run ./scripts/install-test-deps.sh");
-    dir
-}
 
 /// The demo on its embedded tenant (free ports for both), and its base URL.
 fn start_demo(auto_user: Option<&str>) -> (Process, String) {

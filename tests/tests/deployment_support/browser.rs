@@ -1,29 +1,15 @@
 //! Runs a browser scenario of `tests/e2e` (Debian Chromium driven by playwright-core, as
 //! `tests/browser.rs` does) and returns its JSON result line.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::example_processes::{Finished, run};
+use crate::example_processes::{Finished, e2e_dir, run};
 
 /// The longest a scenario may run (it normally takes a few seconds).
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// `tests/e2e`, checked to hold playwright-core, with Chromium installed.
-pub fn e2e_dir() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is not installed in {}: run ./scripts/install-test-deps.sh",
-        dir.display()
-    );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).is_file(), "{chromium} is missing: run ./scripts/install-test-deps.sh");
-    dir
-}
 
 /// Runs `node script` in `tests/e2e` with `env`; on failure, the message carries the script's
 /// output and `logs` (the servers' logs).

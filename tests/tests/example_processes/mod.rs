@@ -12,7 +12,7 @@
 )]
 
 use std::io::{BufRead as _, BufReader, Read as _};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -47,6 +47,19 @@ pub fn command(name: &str) -> Command {
 fn log_path(name: &str) -> PathBuf {
     static NEXT: AtomicU32 = AtomicU32::new(0);
     std::env::temp_dir().join(format!("{name}-{}-{}.log", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
+}
+
+/// `tests/e2e`, checked to hold playwright-core, with Chromium installed.
+pub fn e2e_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is not installed in {}: run ./scripts/install-test-deps.sh",
+        dir.display()
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).is_file(), "{chromium} is missing: run ./scripts/install-test-deps.sh");
+    dir
 }
 
 /// A running example: killed when dropped.
