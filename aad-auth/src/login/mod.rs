@@ -7,6 +7,7 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
 )]
 
+mod grant;
 mod oidc;
 mod transaction;
 
@@ -51,6 +52,13 @@ impl std::fmt::Debug for Login {
 
 impl Login {
     pub(crate) fn new(config: &crate::AadAuthConfig, sessions: Arc<Sessions>) -> Result<Self, Error> {
+        if !grant::scopes_name_this_api(config) {
+            tracing::warn!(
+                scopes = ?config.scopes(),
+                "AAD_SCOPES asks for a token of another resource: browser sessions carry no scopes, so \
+                 allow_session guards with scopes(..) refuse them"
+            );
+        }
         let pages = Arc::new(Pages::new(config)?);
         let http = reqwest::Client::builder()
             .timeout(crate::http::TIMEOUT)
@@ -321,7 +329,9 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
             return with_cookie(bad("The sign-in response could not be verified."), pending);
         }
     };
-    if let Err(reason) = check_app_wide(&claims.user, auth.config().roles(), auth.config().allow_guests()) {
+    let mut user = claims.user;
+    grant::apply_access_token(&auth, &tokens.access_token, &mut user).await;
+    if let Err(reason) = check_app_wide(&user, auth.config().roles(), auth.config().allow_guests()) {
         let response = error_page(&auth, &login, StatusCode::FORBIDDEN, "Access denied", forbidden_text(reason));
         return with_cookie(response, pending);
     }
@@ -330,7 +340,7 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
     session.renew();
     let sid = random_id();
     let bound = tokens.refresh_token.is_none().then_some(claims.expires_at);
-    let (record, groups) = login.sessions.record_for(sid.clone(), claims.user, bound);
+    let (record, groups) = login.sessions.record_for(sid.clone(), user, bound);
     let now = login.sessions.now();
     let entry = TokenEntry {
         access_token: tokens.access_token,
@@ -471,6 +481,16 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
                     entry.scope = tokens.scope;
                 }
                 login.sessions.tokens.put(&record.sid, entry.clone()).await;
+                // The session's authorization follows the refreshed token (groups stay as they
+                // were stored at login).
+                let mut refreshed = record.clone();
+                let (groups, overage) = (refreshed.user.groups.clone(), refreshed.user.groups_overage);
+                if grant::apply_access_token(&auth, &entry.access_token, &mut refreshed.user).await {
+                    (refreshed.user.groups, refreshed.user.groups_overage) = (groups, overage);
+                    if session.insert(USER_KEY, &refreshed).is_err() {
+                        tracing::warn!("the session's refreshed authorization could not be stored");
+                    }
+                }
             }
             Err(error) => {
                 tracing::info!(?error, "refreshing the session's token failed");
