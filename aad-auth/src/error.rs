@@ -50,6 +50,10 @@ pub enum AuthError {
     /// need the session get it; bearer requests and anonymous pages are unaffected.
     #[error("session store unavailable")]
     SessionUnavailable,
+    /// A cookie-authenticated unsafe request from another origin (cross-site request forgery):
+    /// 403 `cross_origin_request`; the handler does not run.
+    #[error("cross-origin request")]
+    CrossOriginRequest,
     /// An anonymous browser on a page route: 303 to the login UI.
     #[error("login required")]
     LoginRequired,
@@ -64,7 +68,7 @@ impl AuthError {
         match self {
             Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CrossOriginRequest => StatusCode::FORBIDDEN,
             Self::KeysUnavailable | Self::SessionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::LoginRequired => StatusCode::SEE_OTHER,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
@@ -78,6 +82,7 @@ impl AuthError {
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::Forbidden(_) => Some("insufficient_scope"),
             Self::KeysUnavailable | Self::SessionUnavailable => Some("temporarily_unavailable"),
+            Self::CrossOriginRequest => Some("cross_origin_request"),
             Self::MissingCredentials | Self::LoginRequired | Self::NotConfigured => None,
         }
     }
@@ -93,6 +98,9 @@ impl AuthError {
             Self::Forbidden(reason) => reason.description(),
             Self::KeysUnavailable => "The identity provider's signing keys are not available yet; retry shortly.",
             Self::SessionUnavailable => "The session store is not available; retry shortly.",
+            Self::CrossOriginRequest => {
+                "This request changes state with the session cookie but does not come from this site."
+            }
             Self::LoginRequired => "Sign-in is required.",
             Self::NotConfigured => "Authentication is not configured on this server.",
         }
@@ -186,7 +194,10 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
             )
         }
         AuthError::KeysUnavailable => format!("Bearer realm=\"{realm}\""),
-        AuthError::SessionUnavailable | AuthError::LoginRequired | AuthError::NotConfigured => return None,
+        AuthError::SessionUnavailable
+        | AuthError::CrossOriginRequest
+        | AuthError::LoginRequired
+        | AuthError::NotConfigured => return None,
     };
     HeaderValue::from_str(&value).ok()
 }

@@ -95,6 +95,10 @@ impl AadAuth {
         if let Ok(Some(token)) = self.request_bearer(req, &cache).await {
             return AuthenticationState::from_token(token);
         }
+        // A cross-site request that changes state does not get to use the cookie.
+        if !crate::csrf::allows_session(self.config(), req) {
+            return AuthenticationState::anonymous();
+        }
         match self.request_session(req, &cache).await {
             Ok(Some(user)) => AuthenticationState::from_session(user),
             // A page that does not require sign-in still renders while the session store is away.
@@ -120,6 +124,10 @@ impl AadAuth {
             Some(token) => AuthenticationState::from_token(token),
             None => match policy.allows_session().then_some(()) {
                 Some(()) => match self.request_session(req, &cache).await? {
+                    Some(_) if !crate::csrf::allows_session(self.config(), req) => {
+                        tracing::info!(path = %req.path(), "cross-origin request with the session cookie refused");
+                        return Err(AuthError::CrossOriginRequest);
+                    }
                     Some(user) => AuthenticationState::from_session(user),
                     None => return Err(missing(policy, req)),
                 },

@@ -24,6 +24,7 @@ pub(super) const AAD_ROLES: &str = "AAD_ROLES";
 pub(crate) const AAD_REDIRECT_URI: &str = "AAD_REDIRECT_URI";
 pub(crate) const AAD_PUBLIC_BASE_URL: &str = "AAD_PUBLIC_BASE_URL";
 pub(super) const AAD_TRUSTED_PROXIES: &str = "AAD_TRUSTED_PROXIES";
+pub(super) const AUTH_TRUSTED_ORIGINS: &str = "AUTH_TRUSTED_ORIGINS";
 pub(super) const AAD_PROMPT: &str = "AAD_PROMPT";
 pub(super) const AAD_DOMAIN_HINT: &str = "AAD_DOMAIN_HINT";
 pub(super) const AAD_CLOCK_SKEW_SECONDS: &str = "AAD_CLOCK_SKEW_SECONDS";
@@ -88,6 +89,7 @@ pub(super) fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Aad
     builder.scopes = list(AAD_SCOPES);
     builder.roles = list(AAD_ROLES).unwrap_or_default();
     builder.trusted_proxies = list(AAD_TRUSTED_PROXIES).unwrap_or_default();
+    builder.trusted_origins = list(AUTH_TRUSTED_ORIGINS).unwrap_or_default();
     let versions = list(AAD_TOKEN_VERSIONS);
 
     if let Some(versions) = versions {

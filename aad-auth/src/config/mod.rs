@@ -279,6 +279,7 @@ pub struct AadAuthConfig {
     pub(crate) public_base_url: Option<Url>,
     pub(crate) fixed_public_base: Option<crate::public_origin::FixedBase>,
     pub(crate) trusted_proxies: Vec<IpNet>,
+    pub(crate) trusted_origins: Vec<String>,
     pub(crate) prompt: Option<String>,
     pub(crate) domain_hint: Option<String>,
     pub(crate) clock_skew: Duration,
@@ -400,6 +401,11 @@ impl AadAuthConfig {
     pub fn trusted_proxies(&self) -> &[IpNet] {
         &self.trusted_proxies
     }
+    /// Other origins allowed to send cookie-authenticated unsafe requests
+    /// (`AUTH_TRUSTED_ORIGINS`), as `scheme://host[:port]`.
+    pub fn trusted_origins(&self) -> &[String] {
+        &self.trusted_origins
+    }
     /// Whether forwarded headers from this peer are honoured. An IPv4-mapped IPv6 address
     /// (`::ffff:10.0.0.1`, what a dual-stack listener reports for IPv4 peers) matches IPv4
     /// entries.
@@ -483,6 +489,7 @@ pub struct AadAuthConfigBuilder {
     redirect_uri: Option<String>,
     public_base_url: Option<String>,
     trusted_proxies: Vec<String>,
+    trusted_origins: Vec<String>,
     prompt: Option<String>,
     domain_hint: Option<String>,
     clock_skew: Duration,
@@ -517,6 +524,7 @@ impl AadAuthConfigBuilder {
             redirect_uri: None,
             public_base_url: None,
             trusted_proxies: Vec::new(),
+            trusted_origins: Vec::new(),
             prompt: None,
             domain_hint: None,
             clock_skew: Duration::from_secs(60),
@@ -611,6 +619,12 @@ impl AadAuthConfigBuilder {
     /// IPs or CIDRs; default none).
     pub fn trusted_proxies<I: IntoIterator<Item = S>, S: Into<String>>(mut self, proxies: I) -> Self {
         self.trusted_proxies = proxies.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Other origins allowed to send cookie-authenticated unsafe requests
+    /// (`AUTH_TRUSTED_ORIGINS`; `https://host[:port]` each; default none).
+    pub fn trusted_origins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, origins: I) -> Self {
+        self.trusted_origins = origins.into_iter().map(Into::into).collect();
         self
     }
     /// `prompt` on the authorize request (`AAD_PROMPT`; default none).

@@ -80,6 +80,7 @@ fn every_variable_is_read() {
         ("AAD_REDIRECT_URI", "https://app.example/auth/aad/redirect"),
         ("AAD_PUBLIC_BASE_URL", "https://app.example"),
         ("AAD_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+        ("AUTH_TRUSTED_ORIGINS", "https://portal.example.com, https://Teams.Example:8443/"),
         ("AAD_PROMPT", "select_account"),
         ("AAD_DOMAIN_HINT", "contoso.com"),
         ("AAD_CLOCK_SKEW_SECONDS", "120"),
@@ -119,6 +120,7 @@ fn every_variable_is_read() {
     assert_eq!(c.public_base_url().map(Url::as_str), Some("https://app.example/"));
     assert!(c.is_trusted_proxy("10.1.2.3".parse().unwrap()) && c.is_trusted_proxy("192.168.1.1".parse().unwrap()));
     assert!(!c.is_trusted_proxy("192.168.1.2".parse().unwrap()));
+    assert_eq!(c.trusted_origins(), ["https://portal.example.com", "https://teams.example:8443"]);
     assert_eq!((c.prompt(), c.domain_hint()), (Some("select_account"), Some("contoso.com")));
     assert_eq!((c.clock_skew(), c.jwks_cache_ttl()), (Duration::from_secs(120), Duration::from_secs(3600)));
     assert!(!c.allow_guests() && c.enabled() && c.dev_mode());
@@ -183,6 +185,8 @@ fn each_bad_value_names_its_variable() {
         ("SESSION_MAX_AGE", "ten"),
         ("SESSION_IDLE_TIMEOUT", "59"),
         ("SESSION_STORE", "memcached://x"),
+        ("AUTH_TRUSTED_ORIGINS", "https://portal.example/path"),
+        ("AAD_REDIRECT_URI", "https://app.example/not-the-callback"),
     ];
     for (var, value) in cases {
         let message = err(&[(var, value)]);

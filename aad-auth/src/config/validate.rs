@@ -183,6 +183,29 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         })
         .collect();
 
+    let trusted_origins = builder
+        .trusted_origins
+        .iter()
+        .filter_map(|value| {
+            let origin = Url::parse(value).ok().filter(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && matches!(url.path(), "" | "/")
+                    && url.query().is_none()
+                    && url.username().is_empty()
+                    && url.password().is_none()
+            });
+            if origin.is_none() {
+                problems.push(ConfigError::invalid(
+                    AUTH_TRUSTED_ORIGINS,
+                    "origins such as https://portal.example.com (scheme, host and port only)",
+                    value,
+                ));
+            }
+            origin.map(|url| url.origin().ascii_serialization())
+        })
+        .collect();
+
     if let Some(prompt) = &builder.prompt
         && !PROMPTS.contains(&prompt.as_str())
     {
@@ -296,6 +319,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         public_base_url,
         fixed_public_base,
         trusted_proxies,
+        trusted_origins,
         prompt: builder.prompt,
         domain_hint: builder.domain_hint,
         clock_skew: builder.clock_skew,

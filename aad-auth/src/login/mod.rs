@@ -393,10 +393,7 @@ async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     let Some((auth, login)) = context(&req) else { return not_configured() };
     let config = auth.config();
     let base = crate::public_origin::public_base(config, &req);
-    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && origin != "null"
-        && origin != crate::public_origin::public_origin(config, &req)
-    {
+    if !crate::csrf::allows_session(config, &req) {
         return error_page(
             &auth,
             &login,
