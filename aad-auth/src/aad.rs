@@ -277,6 +277,11 @@ impl AadAuth {
         self.inner.login.as_ref()
     }
 
+    /// Tells instances apart (per-request results are kept per instance); clones share it.
+    pub(crate) fn instance_id(&self) -> usize {
+        Arc::as_ptr(&self.inner).addr()
+    }
+
     pub(crate) fn sessions(&self) -> Option<&Arc<dyn SessionReader>> {
         self.inner.sessions.as_ref()
     }

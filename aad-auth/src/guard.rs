@@ -37,16 +37,28 @@ struct RequestAuth {
     authorized: RefCell<Option<AuthenticationState>>,
 }
 
-fn request_auth(req: &HttpRequest) -> Rc<RequestAuth> {
-    if let Some(existing) = req.extensions().get::<Rc<RequestAuth>>() {
-        return existing.clone();
-    }
-    let created = Rc::new(RequestAuth::default());
-    req.extensions_mut().insert(created.clone());
-    created
-}
+/// The per-request results of every [`AadAuth`] instance that looked at the request, by
+/// instance: two instances (say, two APIs with different audiences in one app) each decide for
+/// themselves.
+#[derive(Default)]
+struct RequestAuths(Vec<(usize, Rc<RequestAuth>)>);
 
 impl AadAuth {
+    fn request_auth(&self, req: &HttpRequest) -> Rc<RequestAuth> {
+        let id = self.instance_id();
+        let mut extensions = req.extensions_mut();
+        if !extensions.contains::<RequestAuths>() {
+            extensions.insert(RequestAuths::default());
+        }
+        let Some(all) = extensions.get_mut::<RequestAuths>() else { return Rc::new(RequestAuth::default()) };
+        if let Some((_, existing)) = all.0.iter().find(|(owner, _)| *owner == id) {
+            return existing.clone();
+        }
+        let created = Rc::new(RequestAuth::default());
+        all.0.push((id, created.clone()));
+        created
+    }
+
     /// The bearer token of the request, validated (once per request).
     async fn request_bearer(
         &self,
@@ -83,23 +95,38 @@ impl AadAuth {
     }
 
     /// Who made the request, without requiring anything: a valid bearer token, else a login
-    /// session, else anonymous. An invalid token counts as anonymous here.
+    /// session, else anonymous. An invalid token counts as anonymous here (it never falls back
+    /// to the session), and so does a caller the app-wide rules (`AAD_ROLES`,
+    /// `AAD_ALLOW_GUESTS`) refuse.
     pub async fn authenticate(&self, req: &HttpRequest) -> AuthenticationState {
-        let cache = request_auth(req);
+        let cache = self.request_auth(req);
         if let Some(state) = cache.authorized.borrow().clone() {
             return state;
         }
         if !self.config().enabled() {
             return AuthenticationState::anonymous();
         }
-        if let Ok(Some(token)) = self.request_bearer(req, &cache).await {
-            return AuthenticationState::from_token(token);
+        let state = self.ambient(req, &cache).await;
+        match state.user() {
+            Some(user) if check_app_wide(user, self.config().roles(), self.config().allow_guests()).is_err() => {
+                AuthenticationState::anonymous()
+            }
+            _ => state,
+        }
+    }
+
+    async fn ambient(&self, req: &HttpRequest, cache: &RequestAuth) -> AuthenticationState {
+        match self.request_bearer(req, cache).await {
+            Ok(Some(token)) => return AuthenticationState::from_token(token),
+            // A presented token that failed is the caller's answer; the cookie does not count.
+            Err(_) => return AuthenticationState::anonymous(),
+            Ok(None) => {}
         }
         // A cross-site request that changes state does not get to use the cookie.
         if !crate::csrf::allows_session(self.config(), req) {
             return AuthenticationState::anonymous();
         }
-        match self.request_session(req, &cache).await {
+        match self.request_session(req, cache).await {
             Ok(Some(user)) => AuthenticationState::from_session(user),
             // A page that does not require sign-in still renders while the session store is away.
             Ok(None) | Err(_) => AuthenticationState::anonymous(),
@@ -115,7 +142,7 @@ impl AadAuth {
     /// # Errors
     /// The [`AuthError`] to answer with.
     pub async fn authorize(&self, req: &HttpRequest, policy: &Policy) -> Result<AuthenticationState, AuthError> {
-        let cache = request_auth(req);
+        let cache = self.request_auth(req);
         if !self.config().enabled() {
             tracing::debug!(path = %req.path(), "AUTH_ENABLED=false: guard bypassed");
             return Ok(AuthenticationState::anonymous());
