@@ -136,15 +136,7 @@ pub(crate) fn redirect_uri(config: &AadAuthConfig, req: &HttpRequest) -> String 
 /// Whether the request's public origin is `http://` on a loopback host (where development mode
 /// may drop `Secure` from cookies, since browsers would never send them back).
 pub(crate) fn is_http_loopback(config: &AadAuthConfig, req: &HttpRequest) -> bool {
-    Url::parse(&public_origin(config, req)).is_ok_and(|url| {
-        url.scheme() == "http"
-            && match url.host() {
-                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                None => false,
-            }
-    })
+    Url::parse(&public_origin(config, req)).is_ok_and(|url| url.scheme() == "http" && crate::config::is_loopback(&url))
 }
 
 /// What start-up logs about the origin.

@@ -15,7 +15,7 @@ use std::time::Duration;
 pub use error::ConfigError;
 use ipnet::IpNet;
 use url::Url;
-pub(crate) use validate::is_loopback;
+pub(crate) use validate::{is_loopback, origin_only};
 
 use crate::secret::{ClientSecret, SessionSecret};
 

@@ -20,6 +20,16 @@ pub(crate) fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// `scheme://host[:port]` of an http(s) URL that has nothing else (no path beyond `/`, query,
+/// fragment or credentials), as the `url` crate serialises origins.
+pub(crate) fn origin_only(value: &str) -> Option<String> {
+    let url = Url::parse(value).ok()?;
+    let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
+    let plain = url.username().is_empty() && url.password().is_none();
+    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && bare && plain)
+        .then(|| url.origin().ascii_serialization())
+}
+
 /// An http(s) URL; http only for loopback hosts.
 fn secure_url(var: &'static str, value: &str, problems: &mut Vec<ConfigError>) -> Option<Url> {
     const EXPECTED: &str = "an absolute https:// URL (http:// only for localhost/127.0.0.1)";
@@ -187,14 +197,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         .trusted_origins
         .iter()
         .filter_map(|value| {
-            let origin = Url::parse(value).ok().filter(|url| {
-                matches!(url.scheme(), "http" | "https")
-                    && url.host().is_some()
-                    && matches!(url.path(), "" | "/")
-                    && url.query().is_none()
-                    && url.username().is_empty()
-                    && url.password().is_none()
-            });
+            let origin = origin_only(value);
             if origin.is_none() {
                 problems.push(ConfigError::invalid(
                     AUTH_TRUSTED_ORIGINS,
@@ -202,7 +205,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
                     value,
                 ));
             }
-            origin.map(|url| url.origin().ascii_serialization())
+            origin
         })
         .collect();
 

@@ -326,7 +326,7 @@ impl TenantBuilder {
         }
         if let Some(origins) = get("DEV_TENANT_REDIRECT_ORIGINS") {
             for origin in origins.split(',').map(str::trim).filter(|origin| !origin.is_empty()) {
-                let origin = redirect_origin(origin).ok_or_else(|| {
+                let origin = crate::config::origin_only(origin).ok_or_else(|| {
                     invalid(
                         "DEV_TENANT_REDIRECT_ORIGINS",
                         "comma-separated origins such as https://localhost:8443 (scheme, host and port only)",
@@ -348,16 +348,6 @@ impl TenantBuilder {
     pub async fn start(self) -> Tenant {
         server::start(self).await
     }
-}
-
-/// `scheme://host[:port]` of an http(s) URL without path, query or credentials (a trailing `/`
-/// is allowed), normalised as the `url` crate writes origins.
-fn redirect_origin(value: &str) -> Option<String> {
-    let url = url::Url::parse(value).ok()?;
-    let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
-    let plain = url.username().is_empty() && url.password().is_none();
-    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && bare && plain)
-        .then(|| url.origin().ascii_serialization())
 }
 
 /// A running local tenant. Stops when dropped.
