@@ -110,6 +110,32 @@ export function recordRequests(context, base) {
   return seen;
 }
 
+// Opens Swagger UI's Authorize dialog at `base + '/docs/'`; returns the Entra ID scheme's part of
+// it and the client id the server configured (initOAuth).
+export async function openSwaggerAuthorize(page, base) {
+  await page.goto(base + '/docs/');
+  await page.waitForSelector('.swagger-ui .opblock');
+  await page.click('.swagger-ui .auth-wrapper button.authorize');
+  const modal = page.locator('.swagger-ui .dialog-ux');
+  await modal.waitFor();
+  const scheme = modal.locator('.auth-container').filter({ hasText: 'entra_id' });
+  const clientId = await scheme.locator('input[data-name="clientId"]').inputValue();
+  check(clientId.length > 0, 'expected Swagger UI to have a client id (initOAuth)');
+  return { scheme, clientId };
+}
+
+// Clicks Authorize in the dialog and waits for the sign-in popup to hand the code back and close
+// itself (an auto-approving user completes at once), then closes the dialog.
+export async function completeSwaggerAuthorize(context, scheme) {
+  const [popup] = await Promise.all([
+    context.waitForEvent('page'),
+    scheme.locator('button.authorize', { hasText: 'Authorize' }).click(),
+  ]);
+  await scheme.locator('button', { hasText: 'Logout' }).waitFor({ timeout: 30_000 });
+  check(popup.isClosed(), `expected the sign-in popup to close itself, it is at ${popup.url()}`);
+  await scheme.locator('button.btn-done').click();
+}
+
 // Swagger UI's "Try it out" on `GET path`: opens the operation, turns "Try it out" on when the
 // page has not already (the demo sets `tryItOutEnabled`), executes, and returns the status code
 // and body shown.

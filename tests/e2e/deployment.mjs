@@ -17,7 +17,7 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'playwright-core';
-import { check, openBrowser, recordRequests, swaggerTryGet, watchPage } from './browser.mjs';
+import { check, completeSwaggerAuthorize, openBrowser, openSwaggerAuthorize, recordRequests, swaggerTryGet, watchPage } from './browser.mjs';
 
 const base = (process.env.BASE_URL || '').replace(/\/$/, '');
 const pinHeader = process.env.PIN_HEADER || 'x-pin-instance';
@@ -117,21 +117,8 @@ async function steps(context, problems) {
 
   // 5. Swagger UI: Authorize with PKCE (redirect on the proxy's origin), then "Try it out" on /hello.
   authorizeRequests.length = 0;
-  await page.goto(base + '/docs/');
-  await page.waitForSelector('.swagger-ui .opblock');
-  await page.click('.swagger-ui .auth-wrapper button.authorize');
-  const modal = page.locator('.swagger-ui .dialog-ux');
-  await modal.waitFor();
-  const scheme = modal.locator('.auth-container').filter({ hasText: 'entra_id' });
-  const clientId = await scheme.locator('input[data-name="clientId"]').inputValue();
-  check(clientId.length > 0, 'expected Swagger UI to have a client id (initOAuth)');
-  const [popup] = await Promise.all([
-    context.waitForEvent('page'),
-    scheme.locator('button.authorize', { hasText: 'Authorize' }).click(),
-  ]);
-  await scheme.locator('button', { hasText: 'Logout' }).waitFor({ timeout: 30_000 });
-  check(popup.isClosed(), `expected the sign-in popup to close itself, it is at ${popup.url()}`);
-  await scheme.locator('button.btn-done').click();
+  const { scheme } = await openSwaggerAuthorize(page, base);
+  await completeSwaggerAuthorize(context, scheme);
   check(authorizeRequests.length === 1, `expected one authorize request from Swagger UI, saw ${authorizeRequests.length}`);
   const swaggerAuthorize = authorizeRequests[0];
   check(

@@ -10,7 +10,7 @@
 //
 // Prints one JSON line on success; exits 1 with the reason (and a screenshot) on failure.
 
-import { check, recordRequests, runScenario, swaggerTryGet, watchPage } from './browser.mjs';
+import { check, completeSwaggerAuthorize, openSwaggerAuthorize, recordRequests, runScenario, swaggerTryGet, watchPage } from './browser.mjs';
 
 const base = (process.env.BASE_URL || '').replace(/\/$/, '');
 const sessionCookie = process.env.SESSION_COOKIE || 'session';
@@ -27,30 +27,14 @@ await runScenario('swagger-pkce', async (context, problems) => {
   // Every request Swagger makes to the tenant and to the API, to check what it sent.
   const { token: tokenRequests, authorize: authorizeRequests, hello: helloRequests } = recordRequests(context, base);
 
-  await page.goto(base + '/docs/');
-  await page.waitForSelector('.swagger-ui .opblock');
-
   // 1. Authorize with the OAuth2 scheme; the client id comes from the server's initOAuth.
-  await page.click('.swagger-ui .auth-wrapper button.authorize');
-  const modal = page.locator('.swagger-ui .dialog-ux');
-  await modal.waitFor();
-  const scheme = modal.locator('.auth-container').filter({ hasText: 'entra_id' });
-  const clientId = await scheme.locator('input[data-name="clientId"]').inputValue();
-  check(clientId.length > 0, 'Swagger UI has no client id (initOAuth)');
+  const { scheme, clientId } = await openSwaggerAuthorize(page, base);
   const scopeBoxes = scheme.locator('.scopes input[type=checkbox]');
   check((await scopeBoxes.count()) > 0, 'the scheme lists no scopes');
   for (let i = 0; i < (await scopeBoxes.count()); i += 1) {
     check(await scopeBoxes.nth(i).isChecked(), 'a configured scope is not preselected');
   }
-  const [popup] = await Promise.all([
-    context.waitForEvent('page'),
-    scheme.locator('button.authorize', { hasText: 'Authorize' }).click(),
-  ]);
-  // The auto-approving user completes at once; the popup hands the code to Swagger and closes
-  // itself, and Swagger redeems the code.
-  await scheme.locator('button', { hasText: 'Logout' }).waitFor({ timeout: 30_000 });
-  check(popup.isClosed(), `the sign-in popup is still open at ${popup.url()}`);
-  await scheme.locator('button.btn-done').click();
+  await completeSwaggerAuthorize(context, scheme);
 
   check(authorizeRequests.length === 1, `${authorizeRequests.length} authorize requests`);
   const authorize = authorizeRequests[0];
