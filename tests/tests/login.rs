@@ -680,3 +680,34 @@ async fn a_callback_on_a_freshly_started_instance_waits_for_discovery() {
     assert_eq!(page.status, 303, "the callback completes on the fresh instance: {page:?}");
     assert_eq!(page.location().as_deref(), Some("/test"));
 }
+
+/// `SESSION_SAME_SITE=strict`: the login's own cookie is Lax (it must come back with Entra's
+/// redirect), and the callback ends with a page that navigates on by itself, because the Strict
+/// session cookie it sets is not sent on the rest of a redirect chain that began on Entra's site.
+/// (Chromium runs the same login in `browser.rs`.)
+#[actix_web::test]
+async fn strict_same_site_logins_end_with_a_same_site_navigation() {
+    let strict = |c: aad_auth::config::AadAuthConfigBuilder| {
+        let mut session = idle_timeout(Duration::from_secs(3600));
+        session.same_site = aad_auth::config::SameSite::Strict;
+        c.session(session)
+    };
+    let w = world_as("first", strict).await;
+    assert!(transaction_cookie(&w.site, None).await.contains("samesite=lax"), "the transaction cookie is Lax");
+
+    let browser = Browser::new();
+    let callback = callback_url(&browser, &w.site, "/test?tab=2").await;
+    let page = browser.get(&callback).await;
+    assert_eq!(page.status, 200, "a page, not a redirect: {page:?}");
+    let session = page.set_cookies().into_iter().find(|c| c.starts_with("session=")).expect("a session cookie");
+    assert!(session.to_ascii_lowercase().contains("samesite=strict"), "{session}");
+    assert!(
+        page.body.contains(r#"<meta http-equiv="refresh" content="0;url=&#x2f;test?tab=2">"#),
+        "the page moves on to the target: {}",
+        page.body
+    );
+    assert_eq!(page.header("referrer-policy").as_deref(), Some("no-referrer"), "the callback URL holds the code");
+    // The navigation the page makes carries the session.
+    let target = browser.get(&w.site.url("/test?tab=2")).await;
+    assert_eq!((target.status, target.json()["source"].as_str()), (200, Some("Session")), "{target:?}");
+}

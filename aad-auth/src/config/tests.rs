@@ -278,3 +278,17 @@ fn builder_reports_the_same_names() {
     let vars = error.variables();
     assert!(vars.contains(&"SESSION_SECRET") && vars.contains(&"AAD_PROMPT"), "{error}");
 }
+
+#[test]
+fn same_site_none_without_secure_cookies_refuses_to_start_from_either_path() {
+    // Browsers drop `SameSite=None` cookies that are not `Secure`: every login would fail.
+    let message =
+        err(&[("SESSION_SAME_SITE", "none"), ("SESSION_HTTPS_ONLY", "false"), ("SESSION_SECRET", SECRET_B64)]);
+    assert!(message.contains("SESSION_SAME_SITE") && message.contains("SESSION_HTTPS_ONLY"), "{message}");
+    assert!(parse(&[("SESSION_SAME_SITE", "none"), ("SESSION_SECRET", SECRET_B64)]).is_ok());
+
+    let session = SessionConfig { same_site: SameSite::None, https_only: false, ..SessionConfig::default() };
+    let built = AadAuthConfig::builder(CLIENT, TENANT).session(session).session_secret(vec![7u8; 64]).build();
+    let message = built.map(|_| ()).unwrap_err().to_string();
+    assert!(message.contains("SESSION_SAME_SITE"), "{message}");
+}

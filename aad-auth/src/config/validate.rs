@@ -294,7 +294,10 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
     if builder.session.same_site == SameSite::None && !builder.session.https_only {
         problems.push(ConfigError::Conflict {
             var: SESSION_SAME_SITE,
-            message: "SameSite=None cookies must be Secure; set SESSION_HTTPS_ONLY=true or choose lax".into(),
+            message:
+                "SameSite=None cookies must be Secure (browsers drop them otherwise); with SESSION_SAME_SITE=none \
+                      set SESSION_HTTPS_ONLY=true, or choose lax or strict"
+                    .into(),
         });
     }
 

@@ -26,7 +26,7 @@ use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
 use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
-use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedOutView, UserView};
+use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedInView, SignedOutView, UserView};
 use transaction::Transaction;
 
 /// Query values longer than this are refused before any lookup (authorization codes and states
@@ -356,7 +356,19 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
     login.sessions.tokens.put(&sid, entry).await;
     login.sessions.start(&record).await;
     tracing::info!(oid = %record.user.oid, tid = %record.user.tid, "signed in");
-    with_cookie(redirect(&tx.target), pending)
+    with_cookie(continue_to(&login, &tx.target), pending)
+}
+
+/// The end of a successful login. A `SameSite=Strict` session cookie is not sent on a redirect
+/// chain that began on Entra's site, so then the browser gets a page that navigates on by itself
+/// (a same-site navigation, which sends it); otherwise a plain redirect.
+fn continue_to(login: &Login, target: &str) -> HttpResponse {
+    if login.sessions.same_site() == actix_web::cookie::SameSite::Strict {
+        let page = login.pages.render_signed_in(&SignedInView { target_url: target });
+        login.pages.html_response(StatusCode::OK, page)
+    } else {
+        redirect(target)
+    }
 }
 
 fn forbidden_text(reason: Forbidden) -> &'static str {

@@ -4,7 +4,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::cookie::time::Duration as CookieDuration;
-use actix_web::cookie::{Cookie, CookieJar};
+use actix_web::cookie::{Cookie, CookieJar, SameSite};
 use serde::{Deserialize, Serialize};
 
 use crate::session::Sessions;
@@ -69,6 +69,11 @@ pub(crate) fn cookie(sessions: &Sessions, mut list: Vec<Transaction>, path: &str
     cookie.set_path(path.to_owned());
     cookie.set_http_only(true);
     cookie.set_secure(sessions.secure());
-    cookie.set_same_site(sessions.same_site());
+    // A Strict cookie would not come back with Entra's redirect to the callback: the login's own
+    // cookie is at most Lax (SESSION_SAME_SITE=strict applies to the session cookie).
+    cookie.set_same_site(match sessions.same_site() {
+        SameSite::Strict => SameSite::Lax,
+        other => other,
+    });
     cookie
 }

@@ -10,6 +10,7 @@
 //! | an error: status, fixed title, escaped description | [`Pages::render_error`] | `error.html` (`AUTH_ERROR_TEMPLATE_FILE`) |
 //! | "Sign out?" (GET on the logout route; the form POSTs) | [`Pages::render_logout_confirm`] | `logout.html` |
 //! | "You have signed out" | [`Pages::render_signed_out`] | `signed_out.html` |
+//! | "Signed in", moving on to the target (`SESSION_SAME_SITE=strict` logins) | [`Pages::render_signed_in`] | `signed_in.html` |
 //!
 //! # Security
 //!
@@ -239,6 +240,13 @@ pub(crate) struct SignedOutView<'a> {
     pub(crate) home_url: &'a str,
 }
 
+/// The page that ends a login with a same-site navigation to `target_url`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SignedInView<'a> {
+    /// The post-login target (already checked: a same-origin relative path).
+    pub(crate) target_url: &'a str,
+}
+
 /// The pages a [`Pages`] renders.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Page {
@@ -247,10 +255,11 @@ enum Page {
     Error,
     Logout,
     SignedOut,
+    SignedIn,
 }
 
 impl Page {
-    const ALL: [Page; 5] = [Page::Login, Page::User, Page::Error, Page::Logout, Page::SignedOut];
+    const ALL: [Page; 6] = [Page::Login, Page::User, Page::Error, Page::Logout, Page::SignedOut, Page::SignedIn];
 
     /// The name templates are rendered by (an override replaces it).
     fn name(self) -> &'static str {
@@ -260,6 +269,7 @@ impl Page {
             Self::Error => "error.html",
             Self::Logout => "logout.html",
             Self::SignedOut => "signed_out.html",
+            Self::SignedIn => "signed_in.html",
         }
     }
 
@@ -271,6 +281,7 @@ impl Page {
             Self::Error => "builtin/error.html",
             Self::Logout => "builtin/logout.html",
             Self::SignedOut => "builtin/signed_out.html",
+            Self::SignedIn => "builtin/signed_in.html",
         }
     }
 
@@ -281,6 +292,7 @@ impl Page {
             Self::Error => include_str!("templates/error.html"),
             Self::Logout => include_str!("templates/logout.html"),
             Self::SignedOut => include_str!("templates/signed_out.html"),
+            Self::SignedIn => include_str!("templates/signed_in.html"),
         }
     }
 }
@@ -491,6 +503,18 @@ impl Pages {
         }
         let context = Context { common: self.common("Signed out"), login_url: view.login_url, home_url: view.home_url };
         self.render(Page::SignedOut, Value::from(Serde(&context)))
+    }
+
+    /// "Signed in", moving the browser on to the target with a same-site navigation.
+    pub(crate) fn render_signed_in(&self, view: &SignedInView<'_>) -> String {
+        #[derive(Serialize)]
+        struct Context<'a> {
+            #[serde(flatten)]
+            common: Common<'a>,
+            target_url: &'a str,
+        }
+        let context = Context { common: self.common("Signed in"), target_url: view.target_url };
+        self.render(Page::SignedIn, Value::from(Serde(&context)))
     }
 
     /// A complete page response: `status`, the HTML `body`, the CSP and [`PAGE_HEADERS`].

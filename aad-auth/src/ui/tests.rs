@@ -74,6 +74,7 @@ fn all_pages(pages: &Pages) -> Vec<String> {
             csrf_token: Some("t"),
         }),
         pages.render_signed_out(&SignedOutView { login_url: "/login", home_url: "/" }),
+        pages.render_signed_in(&SignedInView { target_url: "/test?a=1&b=2" }),
     ]
 }
 
@@ -107,6 +108,17 @@ fn user_and_idp_data_is_escaped() {
     });
     assert_escaped(&logout);
     assert!(!logout.contains("\"><script>"));
+
+    let signed_in = pages.render_signed_in(&SignedInView { target_url: "/x\"><script>" });
+    assert!(!signed_in.contains("\"><script>"), "{signed_in}");
+}
+
+#[test]
+fn the_signed_in_page_moves_on_to_the_target_without_script() {
+    let html = pages(named("Demo")).render_signed_in(&SignedInView { target_url: "/test?a=1&b=2" });
+    assert!(html.contains(r#"<meta http-equiv="refresh" content="0;url=&#x2f;test?a=1&amp;b=2">"#), "{html}");
+    assert!(html.contains(r#"href="&#x2f;test?a=1&amp;b=2""#), "{html}");
+    assert!(!html.contains("<script"), "{html}");
 }
 
 #[test]
