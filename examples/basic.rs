@@ -5,7 +5,11 @@
 //! ```
 //!
 //! * `/`: greets the signed-in user, or a guest (no guard; the ambient `AuthenticationState`)
-//! * `/hello`: `#[api_auth_required(allow_session)]` (bearer token or browser session)
+//! * `/hello`: `#[api_auth_required(allow_session, scopes("user_impersonation"))]` (a bearer token
+//!   or a browser session, either with the delegated scope `user_impersonation`)
+//! * `POST /notes` (JSON `{"text": "..."}`) and `GET /notes`: the caller's notes, kept in memory;
+//!   `allow_session`, so that a browser, a bearer client and a cross-site page can all try a
+//!   state-changing request (a cross-site POST with the cookie is refused, 403)
 //! * `/test_auth_decorator?name=...`: bearer tokens only, with a query parameter
 //! * `/test`: an HTML page behind `#[auth_required]` (anonymous browsers go to the login page)
 //! * `/admin`: role `Admin`
@@ -17,9 +21,12 @@
 //! `AAD_TENANT_ID`, `AAD_CLIENT_SECRET` and `SESSION_SECRET` set (environment or `.env`), it
 //! runs against that tenant. `HOST` and `PORT` choose the address (default 127.0.0.1:8000).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use aad_auth::testing::{Tenant, TenantBuilder};
 use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, api_auth_required, auth_required};
-use actix_web::{App, HttpResponse, HttpServer, Responder, get, web};
+use actix_web::{App, HttpResponse, HttpServer, Responder, get, post, web};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::OpenApi;
@@ -28,7 +35,7 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aad-auth demo", description = "The endpoints of `cargo run --example basic`."),
-    paths(hello, test_auth_decorator, admin)
+    paths(hello, add_note, list_notes, test_auth_decorator, admin)
 )]
 struct ApiDoc;
 
@@ -53,12 +60,72 @@ async fn home(auth_state: AuthenticationState) -> impl Responder {
     }
 }
 
-/// Says hello to any signed-in caller: a bearer token or a browser session.
+/// Says hello to a signed-in user (a bearer token or a browser session) who holds the delegated
+/// scope `user_impersonation`; an app-only token has no scopes and gets 403.
 #[utoipa::path(responses((status = 200, description = "A greeting", body = Object, example = json!({"hello": "world"}))))]
 #[get("/hello")]
-#[api_auth_required(allow_session)]
+#[api_auth_required(allow_session, scopes("user_impersonation"))]
 async fn hello() -> impl Responder {
     HttpResponse::Ok().json(json!({ "hello": "world" }))
+}
+
+/// Notes longer than this are refused (400).
+const MAX_NOTE_CHARS: usize = 1000;
+/// Notes kept per caller; the oldest goes first.
+const MAX_NOTES: usize = 50;
+
+/// Every caller's notes, by `tid/oid`; in memory, so they end with the process.
+#[derive(Default)]
+struct Notes(Mutex<HashMap<String, Vec<String>>>);
+
+/// A new note.
+#[derive(Deserialize, utoipa::ToSchema)]
+struct NewNote {
+    /// The note's text (at most 1000 characters).
+    text: String,
+}
+
+fn notes_key(auth_state: &AuthenticationState) -> Option<String> {
+    auth_state.user().map(|user| format!("{}/{}", user.tid, user.oid))
+}
+
+/// Adds a note for the caller (bearer token or browser session; a cross-site request with the
+/// session cookie is refused before the body is read).
+#[utoipa::path(
+    request_body = NewNote,
+    responses(
+        (status = 201, description = "The caller's notes, the new one last", body = Object, example = json!({"notes": ["buy milk"]})),
+        (status = 400, description = "The note is empty or too long"),
+    )
+)]
+#[post("/notes")]
+#[api_auth_required(allow_session)]
+async fn add_note(auth_state: AuthenticationState, notes: web::Data<Notes>, note: web::Json<NewNote>) -> HttpResponse {
+    let text = note.into_inner().text;
+    if text.trim().is_empty() || text.chars().count() > MAX_NOTE_CHARS {
+        return HttpResponse::BadRequest().json(json!({
+            "error": "invalid_note",
+            "error_description": format!("a note is 1 to {MAX_NOTE_CHARS} characters"),
+        }));
+    }
+    let Some(key) = notes_key(&auth_state) else { return HttpResponse::Unauthorized().finish() };
+    let mut all = notes.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mine = all.entry(key).or_default();
+    mine.push(text);
+    if mine.len() > MAX_NOTES {
+        mine.remove(0);
+    }
+    HttpResponse::Created().json(json!({ "notes": mine }))
+}
+
+/// The caller's notes.
+#[utoipa::path(responses((status = 200, description = "The caller's notes", body = Object, example = json!({"notes": ["buy milk"]}))))]
+#[get("/notes")]
+#[api_auth_required(allow_session)]
+async fn list_notes(auth_state: AuthenticationState, notes: web::Data<Notes>) -> HttpResponse {
+    let Some(key) = notes_key(&auth_state) else { return HttpResponse::Unauthorized().finish() };
+    let all = notes.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    HttpResponse::Ok().json(json!({ "notes": all.get(&key).cloned().unwrap_or_default() }))
 }
 
 /// The query of `/test_auth_decorator`.
@@ -151,13 +218,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (config, tenant) = configuration().await?;
     let auth = AadAuth::new(config)?.with_openapi(ApiDoc::openapi());
+    let notes = web::Data::new(Notes::default());
     let server = HttpServer::new({
         let auth = auth.clone();
         move || {
             App::new()
                 .configure(auth.configure())
+                .app_data(notes.clone())
                 .service(home)
                 .service(hello)
+                .service(add_note)
+                .service(list_notes)
                 .service(test_auth_decorator)
                 .service(test)
                 .service(admin)

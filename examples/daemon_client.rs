@@ -3,7 +3,9 @@
 //!
 //! The token carries the app roles granted to the calling app (`roles`, no `scp`); the demo's
 //! `/test_auth_decorator` shows the API sees an app-only caller (`"app_only": true`). It GETs
-//! each of `API_PATHS` (default `/hello,/test_auth_decorator?name=daemon`, the demo's routes)
+//! each of `API_PATHS` (default `/test_auth_decorator?name=daemon`, the demo's bearer route; the
+//! demo's `/hello` needs the delegated scope `user_impersonation`, which an app-only token never
+//! has, so it answers 403 here)
 //! under `API_BASE_URL` and prints the answers. It exits 0 when every call answered 2xx, 1 when
 //! the token or a call failed (a wrong secret, non-2xx, connection refused, ...), 2 for a
 //! missing or bad variable; the message names the URL or the variable, never the secret or the
@@ -22,7 +24,7 @@
 //! Against Azure: register the daemon app with a client secret, add the API's *application*
 //! permission (an app role) and grant admin consent, then run with `AAD_TENANT_ID=<tenant id>
 //! AAD_CLIENT_ID=<daemon app id> AAD_CLIENT_SECRET=<secret value> API_BASE_URL=https://...
-//! API_SCOPE=api://<api app id>/.default API_PATHS=/hello`. The scope of this flow is always
+//! API_SCOPE=api://<api app id>/.default API_PATHS=/test_auth_decorator`. The scope of this flow is always
 //! `{API}/.default`; an app calling itself must name itself by client id
 //! (`<client id>/.default`), or Entra answers AADSTS90009.
 
@@ -51,7 +53,7 @@ async fn run() -> Result<(), Failure> {
              api://<api client id>/.default; got {scope:?}"
         )));
     }
-    let paths = api_paths("/hello,/test_auth_decorator?name=daemon")?;
+    let paths = api_paths("/test_auth_decorator?name=daemon")?;
     let http = api_http(&config)?;
 
     let client = TokenClient::new(config)?;

@@ -521,21 +521,35 @@ fn basic_serves_a_document_with_the_tenants_endpoints_and_the_guards() {
     let discovered = discovery(&tenant);
     assert_eq!(flow["authorizationUrl"], discovered["authorization_endpoint"]);
     assert_eq!(flow["tokenUrl"], discovered["token_endpoint"]);
-    assert_eq!(flow["scopes"], json!({ format!("{client}/.default"): "Sign in and call this API" }));
+    assert_eq!(
+        flow["scopes"],
+        json!({
+            format!("{client}/.default"): "Sign in and call this API",
+            format!("api://{client}/user_impersonation"): "Required by some operations",
+        })
+    );
     assert_eq!(schemes["bearer"], json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }));
 
-    // Exactly the three documented operations, each guarded.
+    // Exactly the documented operations, each guarded.
     let paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
-    assert_eq!(paths, ["/admin", "/hello", "/test_auth_decorator"]);
+    assert_eq!(paths, ["/admin", "/hello", "/notes", "/test_auth_decorator"]);
     let either = json!([{ "entra_id": [] }, { "bearer": [] }]);
     let hello = &doc["paths"]["/hello"]["get"];
     assert_eq!(hello["operationId"], "hello");
-    assert_eq!(hello["security"], either);
+    assert_eq!(
+        hello["security"],
+        json!([{ "entra_id": [format!("api://{client}/user_impersonation")] }, { "bearer": [] }])
+    );
     assert_eq!(
         hello["x-aad-auth"],
-        json!({ "kind": "api", "allow_session": true, "scopes": [], "roles": [], "groups": [] })
+        json!({ "kind": "api", "allow_session": true, "scopes": ["user_impersonation"], "roles": [], "groups": [] })
     );
     assert_eq!(hello["responses"]["200"]["content"]["application/json"]["example"], json!({ "hello": "world" }));
+
+    let add_note = &doc["paths"]["/notes"]["post"];
+    assert_eq!(add_note["security"], either);
+    assert_eq!(add_note["x-aad-auth"]["allow_session"], true);
+    assert!(add_note["requestBody"]["content"]["application/json"].is_object(), "{add_note}");
 
     let decorator = &doc["paths"]["/test_auth_decorator"]["get"];
     assert_eq!(decorator["security"], either);
