@@ -18,25 +18,26 @@
 //! ::aad_auth::__private::inventory::submit! { GuardRegistration { handler: "hello", .. } }
 //!
 //! async fn hello(
-//!     __aad_auth_state: ::aad_auth::__private::Authorized<__aad_auth_policy_hello>,
-//!     path: web::Path<u32>,
+//!     __aad_auth_guarded: ::aad_auth::__private::Guarded<__aad_auth_policy_hello, (web::Path<u32>,)>,
 //! ) {
+//!     let (__aad_auth_state, (path,)) = ::aad_auth::__private::Guarded::into_parts(__aad_auth_guarded);
 //!     let me: AuthenticationState = ::aad_auth::__private::Authorized::into_inner(__aad_auth_state);
 //!     /* the body as written */
 //! }
 //! ```
 //!
-//! The guard is always the first parameter, so that it is extracted (and refuses the request)
-//! before any other extractor reads the path, query or body. Its name is hygienic
-//! (`Span::mixed_site`), so it cannot clash with the handler's own bindings. The policy type and
+//! The handler's own parameters become one tuple extracted by `Guarded` after the guard has let
+//! the request through: actix polls all of a handler's extractors together, so a guard that is
+//! merely first in the list would not stop a JSON body being read (or a query's 400 coming
+//! back) while it waits for a key fetch or a Redis session. The names are hygienic
+//! (`Span::mixed_site`), so they cannot clash with the handler's own bindings. The policy type and
 //! its registration are items next to the function, which works at module level and inside a
 //! block (where actix's `#[get]` re-emits the function when written above this attribute).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote};
 use syn::ext::IdentExt;
-use syn::punctuated::Punctuated;
-use syn::{FnArg, Ident, PatType, Stmt, Token, parse_quote};
+use syn::{FnArg, Ident, Pat, PatType, Stmt, Type, parse_quote};
 
 use crate::args::{Args, GuardKind, List};
 use crate::errors::Ctxt;
@@ -46,14 +47,39 @@ use crate::validate;
 /// Parses, checks and expands one guard attribute.
 pub(crate) fn guard(kind: GuardKind, args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let cx = Ctxt::new();
+    let args_tokens = args.clone();
     let args = Args::parse(kind, args, &cx);
     let handler = Handler::from_tokens(kind, item, &cx);
     validate::check(kind, &args, handler.as_ref(), &cx);
     cx.check()?;
     match handler {
+        Some(handler) if reads_the_signature_below(&handler) => Ok(defer(kind, args_tokens, handler)),
         Some(handler) => Ok(emit(kind, &args, handler)),
         None => Err(syn::Error::new(Span::call_site(), format_args!("{} expects an `async fn`", kind.attribute()))),
     }
+}
+
+/// Whether an attribute below this one documents the handler from its parameters
+/// (`#[utoipa::path]`): it must see them as written, before they become `Guarded`'s tuple.
+fn reads_the_signature_below(handler: &Handler) -> bool {
+    handler.item.attrs.iter().any(|attr| {
+        let segments = &attr.path().segments;
+        let named = |index: usize, name: &str| segments.iter().nth(index).is_some_and(|s| s.ident == name);
+        match segments.len() {
+            1 => named(0, "path"),
+            2 => named(0, "utoipa") && named(1, "path"),
+            _ => false,
+        }
+    })
+}
+
+/// Puts this attribute back below the others, so that they expand first and it expands last,
+/// on the handler they leave behind.
+fn defer(kind: GuardKind, args: TokenStream, handler: Handler) -> TokenStream {
+    let mut item = handler.item;
+    let name = Ident::new(kind.name(), Span::call_site());
+    item.attrs.push(parse_quote!(#[::aad_auth::#name(#args)]));
+    quote!(#item)
 }
 
 fn emit(kind: GuardKind, args: &Args, handler: Handler) -> TokenStream {
@@ -66,26 +92,39 @@ fn emit(kind: GuardKind, args: &Args, handler: Handler) -> TokenStream {
     let policy = policy_expression(kind, args);
     let guard = Ident::new("__aad_auth_state", Span::mixed_site());
 
+    // The handler takes one extractor, `Guarded`: the guard first, then the other parameters as
+    // a tuple, extracted only once the guard has let the request through (actix would otherwise
+    // poll them alongside the guard, reading the body of a request it then refuses).
     let state = state_params.first().copied();
-    let mut inputs: Punctuated<FnArg, Token![,]> = Punctuated::new();
-    inputs.push(parse_quote!(#guard: #private::Authorized<#policy_type>));
     let mut binding: Option<PatType> = None;
+    let (mut patterns, mut types): (Vec<Box<Pat>>, Vec<Box<Type>>) = (Vec::new(), Vec::new());
     for (index, input) in std::mem::take(&mut item.sig.inputs).into_iter().enumerate() {
         match input {
             FnArg::Typed(param) if Some(index) == state => binding = Some(param),
-            other => inputs.push(other),
+            FnArg::Typed(param) => {
+                patterns.push(param.pat);
+                types.push(param.ty);
+            }
+            // Rejected by the validation stage; kept so that nothing is silently dropped.
+            FnArg::Receiver(receiver) => item.sig.inputs.push(FnArg::Receiver(receiver)),
         }
     }
-    item.sig.inputs = inputs;
+    let guarded = Ident::new("__aad_auth_guarded", Span::mixed_site());
+    item.sig.inputs.push(parse_quote!(#guarded: #private::Guarded<#policy_type, (#(#types,)*)>));
+    let mut statements: Vec<Stmt> = vec![parse_quote! {
+        let (#guard, (#(#patterns,)*)) = #private::Guarded::into_parts(#guarded);
+    }];
     if let Some(PatType { attrs, pat, ty, .. }) = binding {
         // The type as the user wrote it, so that their import stays used (and a different type
         // that merely shares the name is a type error naming both).
-        let statement: Stmt = parse_quote! {
+        statements.push(parse_quote! {
             #(#attrs)*
             let #pat: #ty = #private::Authorized::into_inner(#guard);
-        };
-        item.block.stmts.insert(0, statement);
+        });
+    } else {
+        statements.push(parse_quote!(let _ = #guard;));
     }
+    item.block.stmts.splice(0..0, statements);
 
     quote! {
         #[allow(non_camel_case_types)]

@@ -256,20 +256,105 @@ impl<P: StaticPolicy> std::fmt::Debug for Authorized<P> {
     }
 }
 
+impl<P: StaticPolicy> Authorized<P> {
+    async fn authorize(req: &HttpRequest) -> Result<Self, actix_web::Error> {
+        let Some(auth) = app_auth(req) else {
+            return Err(reject(None, req, AuthError::NotConfigured));
+        };
+        match auth.authorize(req, P::policy()).await {
+            Ok(state) => Ok(Self { state, policy: PhantomData }),
+            Err(error) => Err(reject(Some(&auth), req, error)),
+        }
+    }
+}
+
+/// As the first argument of a handler, the request body is held back until the guard has
+/// decided: actix polls every extractor of a handler together, so without the gate a JSON or
+/// form extractor after it would read (and parse) the body of a request the guard then refuses,
+/// whenever the guard has to wait (a key fetch, a Redis session). An extractor *before*
+/// `Authorized<P>` takes the body first; the gate cannot hold that back.
 impl<P: StaticPolicy> FromRequest for Authorized<P> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move {
-            let Some(auth) = app_auth(&req) else {
-                return Err(reject(None, &req, AuthError::NotConfigured));
-            };
-            match auth.authorize(&req, P::policy()).await {
-                Ok(state) => Ok(Self { state, policy: PhantomData }),
-                Err(error) => Err(reject(Some(&auth), &req, error)),
+        let opened = match payload.take() {
+            Payload::None => None,
+            body => {
+                let (open, gate) = tokio::sync::oneshot::channel();
+                *payload = Payload::Stream { payload: Box::pin(GatedBody { gate: Some(gate), body }) };
+                Some(open)
             }
+        };
+        Box::pin(async move {
+            let authorized = Self::authorize(&req).await?;
+            if let Some(open) = opened {
+                let _ = open.send(());
+            }
+            Ok(authorized)
+        })
+    }
+}
+
+/// A request body that yields nothing until its gate opens; a gate dropped unopened (the guard
+/// refused) ends it empty.
+struct GatedBody {
+    gate: Option<tokio::sync::oneshot::Receiver<()>>,
+    body: Payload,
+}
+
+impl futures_util::Stream for GatedBody {
+    type Item = Result<actix_web::web::Bytes, actix_web::error::PayloadError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        if let Some(gate) = self.gate.as_mut() {
+            match std::pin::Pin::new(gate).poll(cx) {
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+                std::task::Poll::Ready(Err(_)) => return std::task::Poll::Ready(None),
+                std::task::Poll::Ready(Ok(())) => self.gate = None,
+            }
+        }
+        std::pin::Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+/// What the guard macros inject: the guard of `P` first, and only once it has let the request
+/// through, the handler's other extractors `Rest` (a tuple), which then get the body. A refused
+/// request runs none of them and its body is never read.
+#[doc(hidden)]
+pub struct Guarded<P: StaticPolicy, Rest> {
+    authorized: Authorized<P>,
+    rest: Rest,
+}
+
+impl<P: StaticPolicy, Rest> Guarded<P, Rest> {
+    /// The guard's result and the other extractors' values.
+    pub fn into_parts(self) -> (Authorized<P>, Rest) {
+        (self.authorized, self.rest)
+    }
+}
+
+impl<P: StaticPolicy, Rest> std::fmt::Debug for Guarded<P, Rest> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded").field("authorized", &self.authorized).finish_non_exhaustive()
+    }
+}
+
+impl<P: StaticPolicy, Rest: FromRequest + 'static> FromRequest for Guarded<P, Rest> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let mut body = payload.take();
+        Box::pin(async move {
+            let authorized = Authorized::<P>::authorize(&req).await?;
+            let rest = Rest::from_request(&req, &mut body).await.map_err(Into::into)?;
+            Ok(Self { authorized, rest })
         })
     }
 }

@@ -88,7 +88,7 @@ pub mod __private {
 
     pub use inventory;
 
-    pub use crate::guard::Authorized;
+    pub use crate::guard::{Authorized, Guarded};
     pub use crate::policy::{GuardRegistration, Policy, StaticPolicy};
     pub use crate::state::AuthenticationState;
     #[cfg(feature = "testing")]

@@ -76,5 +76,10 @@ async fn a_session_passes_and_fails_the_guards_exactly_as_the_same_users_bearer_
                 assert_eq!(session.json(), serde_json::json!(["user_impersonation"]), "{who}: the session's scopes");
             }
         }
+        // The user page shows what the session carries: the scope, and Alice's role.
+        let me = browser.get(&site.url("/me")).await;
+        assert_eq!(me.status, 200, "{me:?}");
+        assert!(me.body.contains(r#"<li class="chip">user_impersonation</li>"#), "{who}: /me shows the scope");
+        assert_eq!(me.body.contains(r#"<li class="chip">Admin</li>"#), column == 0, "{who}: /me shows the roles");
     }
 }
