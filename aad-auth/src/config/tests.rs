@@ -186,6 +186,7 @@ fn each_bad_value_names_its_variable() {
         ("SESSION_IDLE_TIMEOUT", "59"),
         ("SESSION_STORE", "memcached://x"),
         ("AUTH_TRUSTED_ORIGINS", "https://portal.example/path"),
+        ("AUTH_TRUSTED_ORIGINS", "https://*.example.com"),
         ("AAD_REDIRECT_URI", "https://app.example/not-the-callback"),
     ];
     for (var, value) in cases {

@@ -26,8 +26,10 @@ pub(crate) fn origin_only(value: &str) -> Option<String> {
     let url = Url::parse(value).ok()?;
     let bare = matches!(url.path(), "" | "/") && url.query().is_none() && url.fragment().is_none();
     let plain = url.username().is_empty() && url.password().is_none();
-    (matches!(url.scheme(), "http" | "https") && url.host().is_some() && bare && plain)
-        .then(|| url.origin().ascii_serialization())
+    // `*` is a valid host character to the URL parser, but no browser sends it in `Origin`: a
+    // Django-style wildcard would silently never match.
+    let exact = url.host_str().is_some_and(|host| !host.contains('*'));
+    (matches!(url.scheme(), "http" | "https") && exact && bare && plain).then(|| url.origin().ascii_serialization())
 }
 
 /// An http(s) URL; http only for loopback hosts.
@@ -201,7 +203,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
             if origin.is_none() {
                 problems.push(ConfigError::invalid(
                     AUTH_TRUSTED_ORIGINS,
-                    "origins such as https://portal.example.com (scheme, host and port only)",
+                    "exact origins such as https://portal.example.com (scheme, host and port only; no wildcards)",
                     value,
                 ));
             }
