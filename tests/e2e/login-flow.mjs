@@ -5,7 +5,14 @@
 //   tenant's page -> back on the protected page, signed in -> the user page shows the name and
 //   reveals a token that the API accepts -> sign out -> the protected page asks to sign in again.
 //
-//   BASE_URL=http://127.0.0.1:8000 [USER_NAME="Alice Example"] [SESSION_COOKIE=session] node login-flow.mjs
+//   BASE_URL=http://127.0.0.1:8000 [USER_NAME="Alice Example"] [SESSION_COOKIE=session] [SAME_SITE=Lax] node login-flow.mjs
+//
+// SAME_SITE is the session cookie's expected SameSite (`Lax`, or `Strict` for a demo started with
+// SESSION_SAME_SITE=strict). Either way the login takes exactly one trip to the tenant's authorize
+// endpoint. A Strict cookie is only a real test when the tenant is on another site than the app
+// (BASE_URL on `localhost` with the tenant on 127.0.0.1): a Strict cookie is not sent on a
+// navigation that the tenant's page started, so a callback that only redirected to the target
+// would land there signed out.
 //
 // Prints one JSON line on success; exits 1 with the reason (and a screenshot) on failure.
 
@@ -14,6 +21,7 @@ import { check, runScenario, watchPage } from './browser.mjs';
 const base = (process.env.BASE_URL || '').replace(/\/$/, '');
 const userName = process.env.USER_NAME || 'Alice Example';
 const sessionCookie = process.env.SESSION_COOKIE || 'session';
+const sameSite = process.env.SAME_SITE || 'Lax';
 if (!base) {
   console.error('set BASE_URL to the running demo, e.g. http://127.0.0.1:8000');
   process.exit(2);
@@ -25,6 +33,20 @@ const isExpected = (url, status) => status === 401 && new URL(url).pathname === 
 await runScenario('login-flow', async (context, problems) => {
   const page = await context.newPage();
   watchPage(page, problems, isExpected);
+  // Trips to the tenant: GETs of its authorize endpoint (picking a user there POSTs to it), and
+  // how the callback hands over to the target (a redirect, or with Strict a page that refreshes).
+  const authorizeRequests = [];
+  context.on('request', (request) => {
+    if (request.method() === 'GET' && new URL(request.url()).pathname.endsWith('/oauth2/v2.0/authorize')) {
+      authorizeRequests.push(request.url());
+    }
+  });
+  const callbacks = [];
+  context.on('response', (response) => {
+    if (response.url().startsWith(base + '/oauth/aad/redirect')) {
+      callbacks.push(response.status());
+    }
+  });
 
   // 1. An anonymous browser on a protected page lands on the login page, target kept.
   await page.goto(base + '/test');
@@ -42,16 +64,18 @@ await runScenario('login-flow', async (context, problems) => {
 
   // 3. Pick the user; the callback signs in and returns to the page first asked for.
   await page.getByRole('button', { name: new RegExp(userName) }).click();
-  await page.waitForURL(base + '/test');
+  await page.waitForURL((url) => url.origin === base && ['/test', '/login'].includes(url.pathname));
+  check(page.url() === base + '/test', `back from the tenant on ${page.url()}, not signed in`);
   const signedInAs = (await page.textContent('#user')).trim();
   check(signedInAs === `Signed in as ${userName}`, `the protected page says "${signedInAs}"`);
+  check(authorizeRequests.length === 1, `${authorizeRequests.length} trips to the tenant's authorize endpoint`);
 
   // The session cookie is HttpOnly, small, and holds no token.
   const cookies = await context.cookies(base);
   const session = cookies.find((cookie) => cookie.name === sessionCookie);
   check(session, `no cookie ${sessionCookie} among ${cookies.map((c) => c.name).join(', ')}`);
   check(session.httpOnly, 'the session cookie is readable from JavaScript');
-  check(session.sameSite === 'Lax', `the session cookie's SameSite is ${session.sameSite}`);
+  check(session.sameSite === sameSite, `the session cookie's SameSite is ${session.sameSite}, expected ${sameSite}`);
   check(session.value.length < 4096 && !session.value.includes('eyJ'), 'the session cookie looks like it holds a token');
   check(!cookies.some((cookie) => cookie.name === `${sessionCookie}_login`), 'the login transaction cookie outlived the callback');
 
@@ -98,5 +122,14 @@ await runScenario('login-flow', async (context, problems) => {
   await page.goto(base + '/test');
   check(page.url() === base + '/login?redirect=%2Ftest', `after sign-out /test went to ${page.url()}`);
 
-  return { user: signedInAs.replace('Signed in as ', ''), token_length: token.length, after_logout: afterLogout };
+  check(authorizeRequests.length === 1, `${authorizeRequests.length} trips to the tenant's authorize endpoint in all`);
+
+  return {
+    user: signedInAs.replace('Signed in as ', ''),
+    same_site: session.sameSite,
+    authorize_requests: authorizeRequests.length,
+    callback_statuses: callbacks,
+    token_length: token.length,
+    after_logout: afterLogout,
+  };
 });

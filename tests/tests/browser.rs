@@ -3,7 +3,9 @@
 //! tenant.
 //!
 //! * `login-flow.mjs` (issue 5): protected page, login page, the tenant's account picker, back
-//!   signed in, the user page and its token (accepted by the API as a bearer token), sign-out.
+//!   signed in, the user page and its token (accepted by the API as a bearer token), sign-out;
+//!   with `SESSION_SAME_SITE` `lax` and `strict` (issue 13), the app on `localhost` so that the
+//!   tenant (on 127.0.0.1) is another site, as Entra ID is.
 //! * `swagger-pkce.mjs` (issue 6): Swagger UI's Authorize with PKCE against the tenant (an
 //!   auto-approving user), then "Try it out" on `/hello`: 200 `{"hello":"world"}`.
 //!
@@ -24,13 +26,14 @@ use example_processes::{Finished, Process, command, e2e_dir, run, spawn};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The demo on its embedded tenant (free ports for both), and its base URL.
-fn start_demo(auto_user: Option<&str>) -> (Process, String) {
+/// The demo on its embedded tenant (free ports for both), with `env` added, and its base URL.
+fn start_demo(auto_user: Option<&str>, env: &[(&str, &str)]) -> (Process, String) {
     let mut demo = command("basic");
     demo.env("DEV_TENANT_PORT", "0").env("HOST", "127.0.0.1").env("PORT", "0");
     if let Some(user) = auto_user {
         demo.env("DEV_TENANT_AUTO_USER", user);
     }
+    demo.envs(env.iter().copied());
     let process = spawn("basic", demo);
     let line = process.line(Duration::from_secs(60), |line| line.starts_with("aad-auth demo: open "));
     let base_url = line.trim_start_matches("aad-auth demo: open ").trim().trim_end_matches('/').to_owned();
@@ -38,14 +41,15 @@ fn start_demo(auto_user: Option<&str>) -> (Process, String) {
     (process, base_url)
 }
 
-/// Runs a browser scenario against `base_url`; returns its JSON result line.
-fn scenario(script: &str, base_url: &str, demo: &Process) -> Value {
+/// Runs a browser scenario against `base_url` with `env` added; returns its JSON result line.
+fn scenario(script: &str, base_url: &str, demo: &Process, env: &[(&str, &str)]) -> Value {
     let mut node = Command::new("node");
     node.arg(script)
         .current_dir(e2e_dir())
         .env("BASE_URL", base_url)
         .env("NO_PROXY", "127.0.0.1,localhost")
-        .env("no_proxy", "127.0.0.1,localhost");
+        .env("no_proxy", "127.0.0.1,localhost")
+        .envs(env.iter().copied());
     let finished: Finished = run(script, node, SCRIPT_TIMEOUT);
     assert!(finished.status.success(), "{script} failed\n{}\n--- the demo's log\n{}", finished.output(), demo.stderr());
     let line = finished.stdout.lines().last().unwrap_or_default();
@@ -53,20 +57,39 @@ fn scenario(script: &str, base_url: &str, demo: &Process) -> Value {
         .unwrap_or_else(|e| panic!("{script} printed no JSON result ({e})\n{}", finished.output()))
 }
 
+/// `SESSION_SAME_SITE`, the session cookie's `SameSite` as the browser reports it, and how the
+/// callback hands over to the page first asked for.
+const SAME_SITE_LOGINS: [(&str, &str, u16); 2] = [
+    // A redirect: a Lax cookie is sent on a top-level navigation from another site.
+    ("lax", "Lax", 303),
+    // A signed-in page whose refresh is a navigation from the app's own page: a Strict cookie is
+    // not sent on a redirect chain that the tenant's page started.
+    ("strict", "Strict", 200),
+];
+
 #[test]
 fn a_browser_signs_in_on_the_tenants_page_uses_the_token_and_signs_out() {
-    let (demo, base_url) = start_demo(None);
-    let result = scenario("login-flow.mjs", &base_url, &demo);
-    assert_eq!(result["ok"], true, "{result}");
-    assert_eq!(result["user"], "Alice Example", "{result}");
-    // Sign-out ends at the tenant, which sends the browser back to the app's login page.
-    assert_eq!(result["after_logout"], format!("{base_url}/login"), "{result}");
+    for (same_site, cookie, callback_status) in SAME_SITE_LOGINS {
+        let (demo, base_url) = start_demo(None, &[("SESSION_SAME_SITE", same_site)]);
+        // On `localhost` the app is another site than the tenant on 127.0.0.1 (as an app and Entra
+        // ID are): only then would a Strict cookie be held back on the way back from the tenant.
+        let base_url = base_url.replacen("http://127.0.0.1:", "http://localhost:", 1);
+        let result = scenario("login-flow.mjs", &base_url, &demo, &[("SAME_SITE", cookie)]);
+        assert_eq!(result["ok"], true, "{same_site}: {result}");
+        // Landed on the #[auth_required] page signed in, after exactly one trip to the tenant.
+        assert_eq!(result["user"], "Alice Example", "{same_site}: {result}");
+        assert_eq!(result["same_site"], cookie, "{same_site}: {result}");
+        assert_eq!(result["authorize_requests"], 1, "{same_site}: {result}");
+        assert_eq!(result["callback_statuses"], serde_json::json!([callback_status]), "{same_site}: {result}");
+        // Sign-out ends at the tenant, which sends the browser back to the app's login page.
+        assert_eq!(result["after_logout"], format!("{base_url}/login"), "{same_site}: {result}");
+    }
 }
 
 #[test]
 fn swagger_authorizes_with_pkce_and_calls_hello() {
-    let (demo, base_url) = start_demo(Some("first"));
-    let result = scenario("swagger-pkce.mjs", &base_url, &demo);
+    let (demo, base_url) = start_demo(Some("first"), &[]);
+    let result = scenario("swagger-pkce.mjs", &base_url, &demo, &[]);
     assert_eq!(result["status"], 200, "{result}");
     assert_eq!(result["body"], serde_json::json!({ "hello": "world" }), "{result}");
 }
