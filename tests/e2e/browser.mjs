@@ -49,7 +49,9 @@ export async function openBrowser(options = {}) {
 
 /**
  * Records what goes wrong on `page` (and on pages it opens) in `problems`. `isExpected(url,
- * status)` excuses HTTP errors a step provokes on purpose (a 401 after sign-out).
+ * status)` excuses HTTP errors a step provokes on purpose (a 401 after sign-out); for a request
+ * the browser itself stops, it is asked with the error instead of a number: `'cors'` for the
+ * console's "blocked by CORS policy", or the network error (`'net::ERR_FAILED'`).
  */
 export function watchPage(page, problems, isExpected = () => false) {
   const label = () => new URL(page.url() || 'about:blank').pathname;
@@ -61,6 +63,14 @@ export function watchPage(page, problems, isExpected = () => false) {
     if (failed && isExpected(message.location().url, Number(failed[1]))) {
       return;
     }
+    const networkError = /^Failed to load resource: (net::[A-Z_]+)/.exec(message.text());
+    if (networkError && isExpected(message.location().url, networkError[1])) {
+      return;
+    }
+    const cors = /^Access to \w+ at '([^']+)' from origin '[^']+' has been blocked by CORS policy/.exec(message.text());
+    if (cors && isExpected(cors[1], 'cors')) {
+      return;
+    }
     problems.push(`${label()}: console error: ${message.text()} (${message.location().url})`);
   });
   page.on('pageerror', (error) => problems.push(`${label()}: page error: ${error.message}`));
@@ -70,8 +80,9 @@ export function watchPage(page, problems, isExpected = () => false) {
   });
   page.on('requestfailed', (request) => {
     // A navigation that a redirect or a newer navigation replaces is aborted, not failed.
-    if (request.failure()?.errorText !== 'net::ERR_ABORTED') {
-      problems.push(`${label()}: request failed: ${request.url()} ${request.failure()?.errorText}`);
+    const error = request.failure()?.errorText;
+    if (error !== 'net::ERR_ABORTED' && !isExpected(request.url(), error)) {
+      problems.push(`${label()}: request failed: ${request.url()} ${error}`);
     }
   });
   page.on('response', (response) => {

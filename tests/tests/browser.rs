@@ -6,6 +6,9 @@
 //!   signed in, the user page and its token (accepted by the API as a bearer token), sign-out;
 //!   with `SESSION_SAME_SITE` `lax` and `strict` (issue 13), the app on `localhost` so that the
 //!   tenant (on 127.0.0.1) is another site, as Entra ID is.
+//! * `cross-site-attack.mjs` (issue 13): signed in, attack pages on a same-site sibling origin and
+//!   on another site try a form POST and `fetch` with credentials against `POST /notes`; all fail,
+//!   while the same note from the demo's own page is added.
 //! * `swagger-pkce.mjs` (issue 6): Swagger UI's Authorize with PKCE against the tenant (an
 //!   auto-approving user), then "Try it out" on `/hello`: 200 `{"hello":"world"}`.
 //!
@@ -84,6 +87,38 @@ fn a_browser_signs_in_on_the_tenants_page_uses_the_token_and_signs_out() {
         // Sign-out ends at the tenant, which sends the browser back to the app's login page.
         assert_eq!(result["after_logout"], format!("{base_url}/login"), "{same_site}: {result}");
     }
+}
+
+#[test]
+fn an_attack_page_on_another_origin_cannot_post_with_the_session_cookie() {
+    let (demo, base_url) = start_demo(None, &[]);
+    let result = scenario("cross-site-attack.mjs", &base_url, &demo, &[]);
+    assert_eq!(result["ok"], true, "{result}");
+    let attacks = &result["attacks"];
+    // A sibling origin on the same site: the Lax cookie goes along, the app's check refuses it.
+    let sibling = &attacks["same_site"];
+    for attempt in ["form", "simple_fetch"] {
+        assert_eq!(sibling[attempt]["status"], 403, "{attempt}: {sibling}");
+        assert_eq!(sibling[attempt]["cookie_sent"], true, "{attempt}: {sibling}");
+        assert_eq!(sibling[attempt]["sec_fetch_site"], "same-site", "{attempt}: {sibling}");
+    }
+    assert_eq!(sibling["simple_fetch"]["body"]["error"], "cross_origin_request", "{sibling}");
+    // Another site: the Lax cookie stays behind, so the request is anonymous.
+    let foreign = &attacks["cross_site"];
+    for attempt in ["form", "simple_fetch"] {
+        let status = foreign[attempt]["status"].as_u64();
+        assert!(matches!(status, Some(401 | 403)), "{attempt}: {foreign}");
+        assert_eq!(foreign[attempt]["cookie_sent"], false, "{attempt}: {foreign}");
+    }
+    // The preflighted fetch never sent its POST; neither page could read an answer.
+    for attack in [sibling, foreign] {
+        assert_eq!(attack["preflighted_fetch"]["posts_sent"], 0, "{attack}");
+        assert_eq!(attack["simple_fetch"]["in_page"]["readable"], false, "{attack}");
+        assert_eq!(attack["preflighted_fetch"]["in_page"]["readable"], false, "{attack}");
+    }
+    // The same action from the app's own page works, and it is the only note.
+    assert_eq!(result["own_post"]["status"], 201, "{result}");
+    assert_eq!(result["notes"], serde_json::json!(["from the app"]), "{result}");
 }
 
 #[test]
