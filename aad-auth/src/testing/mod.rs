@@ -38,10 +38,14 @@
 //! # }
 //! ```
 
+mod client_auth;
 mod clock;
+mod flows;
+mod grants;
 mod keys;
 mod oauth;
 mod pages;
+mod proto;
 mod registry;
 mod scopes;
 mod server;
@@ -58,9 +62,10 @@ pub use clock::ManualClock;
 pub use keys::{SigningAlg, TestKey};
 /// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
 #[cfg(feature = "fuzzing")]
-pub(crate) use oauth::{param, parse_params};
+pub(crate) use proto::{param, parse_params};
 pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
-pub use token::{GRAPH_APP_ID, TokenBuilder};
+pub use scopes::GRAPH_APP_ID;
+pub use token::TokenBuilder;
 
 use crate::clock::SharedClock;
 use crate::config::{AadAuthConfigBuilder, ConfigError};
@@ -138,7 +143,7 @@ pub(crate) struct Shared {
     faults: Mutex<HashMap<Endpoint, Fault>>,
     counters: [AtomicU64; ENDPOINTS],
     service_principals: HashMap<String, String>,
-    pub(crate) flows: oauth::Flows,
+    pub(crate) flows: flows::Flows,
     /// The user signed in without UI (object id), when the tenant runs with `auto_user`.
     pub(crate) auto_user: Option<String>,
 }
@@ -355,7 +360,7 @@ pub struct Tenant {
     shared: Arc<Shared>,
     handle: actix_web::dev::ServerHandle,
     ca_cert_path: Option<std::path::PathBuf>,
-    _tempdir: Option<server::TempDir>,
+    _tempdir: Option<tls::TempDir>,
 }
 
 impl std::fmt::Debug for Tenant {

@@ -15,10 +15,12 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::oauth::{AuthCode, CODE_SECONDS, OAuthError, Params, param, parse_params, shorten};
+use super::flows::{AuthCode, CODE_SECONDS};
+use super::proto::{
+    OAuthError, Params, fault_response, param, parse_params, resolve_tenant, shorten, tenant_not_found,
+};
 use super::registry::{AppRegistration, TestUser, random_secret};
 use super::scopes;
-use super::server::{fault_response, resolve_tenant, tenant_not_found};
 use super::uris::redirect_matches;
 use super::{Endpoint, Shared};
 

@@ -3,9 +3,11 @@
 //! for bare names such as `User.Read`).
 
 use super::Shared;
-use super::oauth::{OAuthError, shorten};
+use super::proto::{OAuthError, shorten};
 use super::registry::AppRegistration;
-use super::token::GRAPH_APP_ID;
+
+/// The Microsoft Graph application id.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
 /// The OpenID Connect scopes, which name no resource.
 const OIDC: [&str; 4] = ["openid", "profile", "email", "offline_access"];

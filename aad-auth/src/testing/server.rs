@@ -1,28 +1,20 @@
 //! The tenant's HTTP server: runs on its own thread with its own runtime, so that it works from
-//! any test (Tokio, actix or plain threads) and never competes with the app under test.
+//! any test (Tokio, actix or plain threads) and never competes with the app under test. Here
+//! are its routes, and the discovery documents and JWKS it serves itself; the other endpoints
+//! are in `oauth.rs` (machine side) and `pages.rs` (browser side).
 
 use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::oauth::{self, Flows, MAX_FORM_BYTES};
+use super::flows::Flows;
+use super::proto::{MAX_FORM_BYTES, TenantPath, fault_response, resolve_tenant, tenant_not_found};
 use super::registry::{AppRegistration, TestUser, random_guid};
-use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey, pages};
-
-/// A directory removed on drop (holds the https certificate).
-#[derive(Debug)]
-pub(crate) struct TempDir(pub(crate) std::path::PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey, oauth, pages};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 
@@ -132,75 +124,6 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/{tenant}/oauth2/v2.0/logout", web::get().to(pages::logout))
         .route("/device", web::get().to(pages::device_page))
         .route("/device", web::post().to(pages::device_submit));
-}
-
-/// How a path names the tenant.
-pub(crate) enum TenantPath {
-    /// This tenant (by id or domain).
-    Own,
-    /// `common` / `organizations` / `consumers`: the `{tenantid}` template.
-    Multi(&'static str),
-}
-
-pub(crate) fn resolve_tenant(shared: &Shared, segment: &str) -> Option<TenantPath> {
-    if segment.eq_ignore_ascii_case(&shared.tenant_id) || segment.eq_ignore_ascii_case(&shared.domain) {
-        return Some(TenantPath::Own);
-    }
-    match segment.to_ascii_lowercase().as_str() {
-        "common" => Some(TenantPath::Multi("common")),
-        "organizations" => Some(TenantPath::Multi("organizations")),
-        "consumers" => Some(TenantPath::Multi("consumers")),
-        _ => None,
-    }
-}
-
-/// An Entra-shaped error body.
-pub(crate) fn entra_error(status: u16, error: &str, code: u32, description: &str) -> HttpResponse {
-    let trace = random_guid();
-    let correlation = random_guid();
-    let timestamp = httpdate_now();
-    let body = json!({
-        "error": error,
-        "error_description": format!("AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {timestamp}"),
-        "error_codes": [code],
-        "timestamp": timestamp,
-        "trace_id": trace,
-        "correlation_id": correlation,
-    });
-    HttpResponse::build(
-        actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
-    )
-    .json(body)
-}
-
-fn httpdate_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    format!("{secs}")
-}
-
-pub(crate) fn tenant_not_found(segment: &str) -> HttpResponse {
-    let shown: String = segment.chars().take(64).filter(|c| c.is_ascii_graphic()).collect();
-    entra_error(400, "invalid_tenant", 90002, &format!("Tenant '{shown}' not found."))
-}
-
-/// Applies a configured fault; `None` means answer normally.
-pub(crate) async fn fault_response(shared: &Shared, endpoint: Endpoint) -> Option<HttpResponse> {
-    shared.count(endpoint);
-    match shared.fault(endpoint)? {
-        Fault::Status(status) => {
-            Some(entra_error(status, "temporarily_unavailable", 50_001, "The service is temporarily unavailable."))
-        }
-        Fault::Garbage => Some(HttpResponse::Ok().content_type("application/json").body("<html>not json{")),
-        Fault::Slow(delay) => {
-            tokio::time::sleep(delay).await;
-            None
-        }
-        Fault::Hang => {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            None
-        }
-        Fault::EmptyKeys | Fault::PartialKeys | Fault::PartialKeysOnce => None,
-    }
 }
 
 async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {

@@ -11,7 +11,16 @@ use std::sync::Arc;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::registry::random_guid;
-use super::server::TempDir;
+
+/// A directory removed on drop (holds the https certificate).
+#[derive(Debug)]
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// A certificate ready to serve, and where its PEM lives.
 pub(crate) struct Tls {

@@ -9,10 +9,7 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::keys::{SigningAlg, TestKey};
 use super::registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
-use super::scopes::Resource;
-
-/// The Microsoft Graph application id.
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+use super::scopes::{GRAPH_APP_ID, Resource};
 
 /// Lifetime of the access tokens the OAuth endpoints issue (`expires_in`).
 pub(crate) const ACCESS_TOKEN_SECONDS: u64 = 3599;
