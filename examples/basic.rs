@@ -217,7 +217,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port: u16 = std::env::var("PORT").ok().map(|p| p.parse()).transpose()?.unwrap_or(8000);
 
     let (config, tenant) = configuration().await?;
-    let auth = AadAuth::new(config)?.with_openapi(ApiDoc::openapi());
+    let auth = AadAuth::builder(config).openapi(ApiDoc::openapi()).build()?;
     let notes = web::Data::new(Notes::default());
     let server = HttpServer::new({
         let auth = auth.clone();

@@ -1,41 +1,31 @@
-//! `AadAuth`: the one object an app builds and mounts.
+//! `AadAuth`: the one object an app builds and mounts, and the composition root: it builds the
+//! request side (`guard::Authenticator`), the browser login (`login::Login`) and the docs
+//! (`openapi::Docs`), and `configure` registers each as app data next to its routes. Nothing
+//! below imports this module.
 
 use std::sync::Arc;
 
-use actix_web::web::ServiceConfig;
+use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
-use futures_util::future::LocalBoxFuture;
 
 use crate::authority::Authority;
 use crate::clock::{self, SharedClock};
 use crate::config::AadAuthConfig;
-use crate::error::{AuthError, Error, ErrorPages, ResponseContext};
+use crate::error::{AuthError, Error};
+use crate::guard::Authenticator;
 use crate::keys::{KeyStore, KeyStoreTiming};
 use crate::login::Login;
+use crate::policy::Policy;
 use crate::session::Sessions;
+use crate::state::AuthenticationState;
 use crate::token::{TokenCacheConfig, TokenError, TokenValidator, VerifiedToken};
-use crate::user::User;
+use crate::ui::Pages;
 
-/// Reads the login session of a request (provided by the browser-login layer).
-pub(crate) trait SessionReader: Send + Sync {
-    /// The signed-in user of this request's session, if any; an error when the session store
-    /// cannot be reached.
-    fn user<'a>(
-        &'a self,
-        req: &'a HttpRequest,
-    ) -> LocalBoxFuture<'a, Result<Option<User>, crate::session::StoreUnavailable>>;
-}
-
-pub(crate) struct Inner {
-    config: AadAuthConfig,
-    validator: TokenValidator,
-    realm: String,
-    login_url: String,
-    sessions: Option<Arc<dyn SessionReader>>,
-    pages: Option<Arc<dyn ErrorPages>>,
-    login: Option<Arc<Login>>,
+struct Inner {
+    auth: web::Data<Authenticator>,
+    login: Option<web::Data<Login>>,
     #[cfg(feature = "openapi")]
-    docs: std::sync::OnceLock<Arc<crate::openapi::Docs>>,
+    docs: Option<web::Data<crate::openapi::Docs>>,
 }
 
 /// Entra ID authentication for an Actix-web app: configuration, signing keys, the token
@@ -69,12 +59,12 @@ pub struct AadAuth {
 
 impl std::fmt::Debug for AadAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AadAuth").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("AadAuth").field("config", self.config()).finish_non_exhaustive()
     }
 }
 
-/// Options beyond the configuration (mostly for tests).
-#[derive(Debug)]
+/// Options beyond the configuration: bearer-only, the OpenAPI document, the token cache's
+/// bounds, and (for tests and soak runs) the clock and the key store's timing.
 #[must_use]
 pub struct AadAuthBuilder {
     config: AadAuthConfig,
@@ -82,6 +72,18 @@ pub struct AadAuthBuilder {
     bearer_only: bool,
     token_cache: TokenCacheConfig,
     key_store_timing: Option<KeyStoreTiming>,
+    #[cfg(feature = "openapi")]
+    openapi: Option<utoipa::openapi::OpenApi>,
+}
+
+impl std::fmt::Debug for AadAuthBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AadAuthBuilder")
+            .field("config", &self.config)
+            .field("bearer_only", &self.bearer_only)
+            .field("token_cache", &self.token_cache)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AadAuthBuilder {
@@ -112,6 +114,28 @@ impl AadAuthBuilder {
         self
     }
 
+    /// Serves `openapi` (with the security schemes and each guarded operation's requirement
+    /// added) at `/openapi.json`, with Swagger UI at `/docs` and ReDoc at `/redoc`, once
+    /// [`AadAuth::configure`] is applied.
+    ///
+    /// ```no_run
+    /// use aad_auth::{AadAuth, AadAuthConfig};
+    /// use utoipa::OpenApi;
+    ///
+    /// #[derive(OpenApi)]
+    /// #[openapi(info(title = "My API"))]
+    /// struct ApiDoc;
+    ///
+    /// # fn main() -> Result<(), aad_auth::Error> {
+    /// let auth = AadAuth::builder(AadAuthConfig::from_env()?).openapi(ApiDoc::openapi()).build()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "openapi")]
+    pub fn openapi(mut self, openapi: utoipa::openapi::OpenApi) -> Self {
+        self.openapi = Some(openapi);
+        self
+    }
+
     /// Builds, and starts loading the signing keys in the background when called inside a Tokio
     /// runtime. Never fails because the identity provider is unreachable: requests then get 503
     /// with `Retry-After` until the keys arrive.
@@ -119,7 +143,7 @@ impl AadAuthBuilder {
     /// # Errors
     /// A configuration or set-up problem.
     pub fn build(self) -> Result<AadAuth, Error> {
-        let config = self.config;
+        let config = Arc::new(self.config);
         let http =
             crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
         let timing = self.key_store_timing.unwrap_or_else(|| {
@@ -134,32 +158,27 @@ impl AadAuthBuilder {
                 "AUTH_ENABLED=false: AUTHENTICATION IS OFF; every guard lets every request through as anonymous"
             );
         }
-        let realm =
-            if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
-        let login_url = config.routes().login_ui.clone();
         // With authentication off there is nothing to sign in to: no sessions, no login routes.
-        let login = if self.bearer_only || !config.enabled() {
-            None
+        let browser_login = !self.bearer_only && config.enabled();
+        let (sessions, pages) = if browser_login {
+            (Some(Arc::new(Sessions::new(&config, self.clock.clone())?)), Some(Arc::new(Pages::new(&config)?)))
         } else {
-            let sessions = Arc::new(Sessions::new(&config, self.clock.clone())?);
-            Some(Arc::new(Login::new(&config, sessions)?))
+            (None, None)
+        };
+        let auth = web::Data::new(Authenticator::new(config.clone(), validator, sessions.clone(), pages.clone()));
+        let login = match (sessions, pages) {
+            (Some(sessions), Some(pages)) => Some(web::Data::new(Login::new(auth.clone(), sessions, pages)?)),
+            _ => None,
         };
         if login.is_some() {
             tracing::info!(origin = %crate::public_origin::describe(&config), "public origin");
         }
-        let sessions = login.as_ref().map(|login| login.sessions.clone() as Arc<dyn SessionReader>);
-        let pages = login.as_ref().map(|login| login.pages.clone() as Arc<dyn ErrorPages>);
         Ok(AadAuth {
             inner: Arc::new(Inner {
-                config,
-                validator,
-                realm,
-                login_url,
-                sessions,
-                pages,
+                auth,
                 login,
                 #[cfg(feature = "openapi")]
-                docs: std::sync::OnceLock::new(),
+                docs: self.openapi.map(|openapi| web::Data::new(crate::openapi::Docs::new(openapi, config.clone()))),
             }),
         })
     }
@@ -200,6 +219,8 @@ impl AadAuth {
             bearer_only: false,
             token_cache: TokenCacheConfig::default(),
             key_store_timing: None,
+            #[cfg(feature = "openapi")]
+            openapi: None,
         }
     }
 
@@ -207,30 +228,34 @@ impl AadAuth {
     pub fn configure(&self) -> impl FnOnce(&mut ServiceConfig) + 'static {
         let auth = self.clone();
         move |cfg: &mut ServiceConfig| {
-            if let Some(login) = auth.inner.login.clone() {
-                crate::login::configure(cfg, &auth, &login);
+            let inner = &auth.inner;
+            cfg.app_data(inner.auth.clone());
+            if let Some(login) = &inner.login {
+                cfg.app_data(login.clone());
+                crate::login::configure(cfg, login);
             }
             #[cfg(feature = "openapi")]
-            if auth.inner.docs.get().is_some() {
+            if let Some(docs) = &inner.docs {
+                cfg.app_data(docs.clone());
                 crate::openapi::docs::configure(cfg);
             }
-            cfg.app_data(auth);
+            cfg.app_data(auth.clone());
         }
     }
 
     /// The configuration.
     pub fn config(&self) -> &AadAuthConfig {
-        &self.inner.config
+        self.inner.auth.config()
     }
 
     /// The bearer-token validator.
     pub fn validator(&self) -> &TokenValidator {
-        &self.inner.validator
+        self.inner.auth.validator()
     }
 
     /// The signing-key store.
     pub fn keys(&self) -> &KeyStore {
-        self.inner.validator.keys()
+        self.inner.auth.keys()
     }
 
     /// Validates a bearer token.
@@ -238,61 +263,31 @@ impl AadAuth {
     /// # Errors
     /// Why the token was refused.
     pub async fn validate_bearer(&self, token: &str) -> Result<Arc<VerifiedToken>, TokenError> {
-        self.inner.validator.validate(token).await
+        self.validator().validate(token).await
     }
 
-    /// Serves `openapi` (with the security schemes and each guarded operation's requirement
-    /// added) at `/openapi.json`, with Swagger UI at `/docs` and ReDoc at `/redoc`, once
-    /// [`AadAuth::configure`] is applied. Call it before `HttpServer::new`; a second call is
-    /// ignored.
+    /// Who made the request, without requiring anything: a valid bearer token, else a login
+    /// session, else anonymous. An invalid token counts as anonymous here (it never falls back
+    /// to the session), and so does a caller the app-wide rules (`AAD_ROLES`,
+    /// `AAD_ALLOW_GUESTS`) refuse.
+    pub async fn authenticate(&self, req: &HttpRequest) -> AuthenticationState {
+        self.inner.auth.authenticate(req).await
+    }
+
+    /// Enforces `policy` on the request: the credential kinds it accepts, the app-wide
+    /// requirements (`AAD_ROLES`, `AAD_ALLOW_GUESTS`), then the policy's scopes, roles and groups.
     ///
-    /// ```no_run
-    /// use aad_auth::AadAuth;
-    /// use utoipa::OpenApi;
+    /// A presented bearer token is always validated, and an invalid one is refused even where a
+    /// session would have been accepted: an explicit credential never silently falls back.
     ///
-    /// #[derive(OpenApi)]
-    /// #[openapi(info(title = "My API"))]
-    /// struct ApiDoc;
-    ///
-    /// # fn main() -> Result<(), aad_auth::Error> {
-    /// let auth = AadAuth::from_env()?.with_openapi(ApiDoc::openapi());
-    /// # Ok(()) }
-    /// ```
-    #[cfg(feature = "openapi")]
-    #[must_use]
-    pub fn with_openapi(self, openapi: utoipa::openapi::OpenApi) -> Self {
-        let docs = Arc::new(crate::openapi::Docs::new(openapi, &self.inner.config));
-        if self.inner.docs.set(docs).is_err() {
-            tracing::warn!("AadAuth::with_openapi was called twice; the first document is served");
-        }
-        self
-    }
-
-    #[cfg(feature = "openapi")]
-    pub(crate) fn docs(&self) -> Option<&Arc<crate::openapi::Docs>> {
-        self.inner.docs.get()
-    }
-
-    pub(crate) fn login(&self) -> Option<&Arc<Login>> {
-        self.inner.login.as_ref()
-    }
-
-    /// Tells instances apart (per-request results are kept per instance); clones share it.
-    pub(crate) fn instance_id(&self) -> usize {
-        Arc::as_ptr(&self.inner).addr()
-    }
-
-    pub(crate) fn sessions(&self) -> Option<&Arc<dyn SessionReader>> {
-        self.inner.sessions.as_ref()
+    /// # Errors
+    /// The [`AuthError`] to answer with ([`AadAuth::error_response`] renders it).
+    pub async fn authorize(&self, req: &HttpRequest, policy: &Policy) -> Result<AuthenticationState, AuthError> {
+        self.inner.auth.authorize(req, policy).await
     }
 
     /// The response for an authentication error on this request.
     pub fn error_response(&self, error: &AuthError, req: &HttpRequest) -> HttpResponse {
-        let context = ResponseContext {
-            realm: &self.inner.realm,
-            login_url: &self.inner.login_url,
-            pages: self.inner.pages.as_deref(),
-        };
-        crate::error::respond(error, req, &context)
+        self.inner.auth.error_response(error, req)
     }
 }

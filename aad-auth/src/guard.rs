@@ -16,17 +16,20 @@ use std::sync::Arc;
 
 use actix_web::body::EitherBody;
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::error::InternalError;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use tokio::sync::OnceCell;
 
-use crate::aad::AadAuth;
 use crate::bearer::bearer_token;
+use crate::config::AadAuthConfig;
 use crate::error::AuthError;
+use crate::keys::KeyStore;
 use crate::policy::{GuardKind, Policy, StaticPolicy, check_app_wide};
+use crate::rejection::{AuthRejection, ResponseContext};
+use crate::session::Sessions;
 use crate::state::AuthenticationState;
-use crate::token::VerifiedToken;
+use crate::token::{TokenValidator, VerifiedToken};
+use crate::ui::Pages;
 use crate::user::User;
 
 /// Per-request results, so that a token is validated once however many extractors ask.
@@ -37,15 +40,58 @@ struct RequestAuth {
     authorized: RefCell<Option<AuthenticationState>>,
 }
 
-/// The per-request results of every [`AadAuth`] instance that looked at the request, by
+/// The per-request results of every [`Authenticator`] that looked at the request, by
 /// instance: two instances (say, two APIs with different audiences in one app) each decide for
 /// themselves.
 #[derive(Default)]
 struct RequestAuths(Vec<(usize, Rc<RequestAuth>)>);
 
-impl AadAuth {
+/// The request side of an [`AadAuth`](crate::AadAuth): who made a request and whether a policy
+/// lets it through, and how a refusal is answered. Built once by the composition root and
+/// registered as app data, where the guards find it.
+pub(crate) struct Authenticator {
+    config: Arc<AadAuthConfig>,
+    validator: TokenValidator,
+    sessions: Option<Arc<Sessions>>,
+    pages: Option<Arc<Pages>>,
+    realm: String,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator").field("realm", &self.realm).finish_non_exhaustive()
+    }
+}
+
+impl Authenticator {
+    /// `sessions` and `pages` are `None` for a bearer-only app.
+    pub(crate) fn new(
+        config: Arc<AadAuthConfig>,
+        validator: TokenValidator,
+        sessions: Option<Arc<Sessions>>,
+        pages: Option<Arc<Pages>>,
+    ) -> Self {
+        let realm =
+            if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
+        Self { config, validator, sessions, pages, realm }
+    }
+
+    pub(crate) fn config(&self) -> &AadAuthConfig {
+        &self.config
+    }
+
+    pub(crate) fn validator(&self) -> &TokenValidator {
+        &self.validator
+    }
+
+    pub(crate) fn keys(&self) -> &KeyStore {
+        self.validator.keys()
+    }
+
+    /// This instance's results for `req`, created on first use. Keyed by the instance, so that
+    /// two of them guarding one request each decide for themselves.
     fn request_auth(&self, req: &HttpRequest) -> Rc<RequestAuth> {
-        let id = self.instance_id();
+        let id = std::ptr::from_ref(self).addr();
         let mut extensions = req.extensions_mut();
         if !extensions.contains::<RequestAuths>() {
             extensions.insert(RequestAuths::default());
@@ -71,7 +117,7 @@ impl AadAuth {
                 let Some(token) = bearer_token(req)? else {
                     return Ok(None);
                 };
-                self.validate_bearer(token).await.map(Some).map_err(|error| {
+                self.validator.validate(token).await.map(Some).map_err(|error| {
                     tracing::debug!(reason = %error, "bearer token refused");
                     AuthError::from_token(error)
                 })
@@ -85,8 +131,9 @@ impl AadAuth {
         cache
             .session
             .get_or_init(|| async {
-                match self.sessions() {
-                    Some(sessions) => sessions.user(req).await.map_err(|_| AuthError::SessionUnavailable),
+                let Some(sessions) = &self.sessions else { return Ok(None) };
+                match sessions.read(req).await.map_err(|_| AuthError::SessionUnavailable)? {
+                    Some(record) => Ok(Some(sessions.user_of(record).await)),
                     None => Ok(None),
                 }
             })
@@ -94,21 +141,18 @@ impl AadAuth {
             .clone()
     }
 
-    /// Who made the request, without requiring anything: a valid bearer token, else a login
-    /// session, else anonymous. An invalid token counts as anonymous here (it never falls back
-    /// to the session), and so does a caller the app-wide rules (`AAD_ROLES`,
-    /// `AAD_ALLOW_GUESTS`) refuse.
-    pub async fn authenticate(&self, req: &HttpRequest) -> AuthenticationState {
+    /// See [`AadAuth::authenticate`](crate::AadAuth::authenticate).
+    pub(crate) async fn authenticate(&self, req: &HttpRequest) -> AuthenticationState {
         let cache = self.request_auth(req);
         if let Some(state) = cache.authorized.borrow().clone() {
             return state;
         }
-        if !self.config().enabled() {
+        if !self.config.enabled() {
             return AuthenticationState::anonymous();
         }
         let state = self.ambient(req, &cache).await;
         match state.user() {
-            Some(user) if check_app_wide(user, self.config().roles(), self.config().allow_guests()).is_err() => {
+            Some(user) if check_app_wide(user, self.config.roles(), self.config.allow_guests()).is_err() => {
                 AuthenticationState::anonymous()
             }
             _ => state,
@@ -123,7 +167,7 @@ impl AadAuth {
             Ok(None) => {}
         }
         // A cross-site request that changes state does not get to use the cookie.
-        if !crate::csrf::allows_session(self.config(), req) {
+        if !crate::csrf::allows_session(&self.config, req) {
             return AuthenticationState::anonymous();
         }
         match self.request_session(req, cache).await {
@@ -133,17 +177,10 @@ impl AadAuth {
         }
     }
 
-    /// Enforces `policy` on the request: the credential kinds it accepts, the app-wide
-    /// requirements (`AAD_ROLES`, `AAD_ALLOW_GUESTS`), then the policy's scopes, roles and groups.
-    ///
-    /// A presented bearer token is always validated, and an invalid one is refused even where a
-    /// session would have been accepted: an explicit credential never silently falls back.
-    ///
-    /// # Errors
-    /// The [`AuthError`] to answer with.
-    pub async fn authorize(&self, req: &HttpRequest, policy: &Policy) -> Result<AuthenticationState, AuthError> {
+    /// See [`AadAuth::authorize`](crate::AadAuth::authorize).
+    pub(crate) async fn authorize(&self, req: &HttpRequest, policy: &Policy) -> Result<AuthenticationState, AuthError> {
         let cache = self.request_auth(req);
-        if !self.config().enabled() {
+        if !self.config.enabled() {
             tracing::debug!(path = %req.path(), "AUTH_ENABLED=false: guard bypassed");
             return Ok(AuthenticationState::anonymous());
         }
@@ -151,7 +188,7 @@ impl AadAuth {
             Some(token) => AuthenticationState::from_token(token),
             None => match policy.allows_session().then_some(()) {
                 Some(()) => match self.request_session(req, &cache).await? {
-                    Some(_) if !crate::csrf::allows_session(self.config(), req) => {
+                    Some(_) if !crate::csrf::allows_session(&self.config, req) => {
                         tracing::info!(path = %req.path(), "cross-origin request with the session cookie refused");
                         return Err(AuthError::CrossOriginRequest);
                     }
@@ -162,11 +199,27 @@ impl AadAuth {
             },
         };
         if let Some(user) = state.user() {
-            check_app_wide(user, self.config().roles(), self.config().allow_guests()).map_err(AuthError::Forbidden)?;
+            check_app_wide(user, self.config.roles(), self.config.allow_guests()).map_err(AuthError::Forbidden)?;
         }
         policy.check(&state).map_err(AuthError::Forbidden)?;
         *cache.authorized.borrow_mut() = Some(state.clone());
         Ok(state)
+    }
+
+    /// The response for an authentication error on this request.
+    pub(crate) fn error_response(&self, error: &AuthError, req: &HttpRequest) -> HttpResponse {
+        let context = ResponseContext {
+            realm: &self.realm,
+            login_url: &self.config.routes().login_ui,
+            pages: self.pages.as_deref(),
+        };
+        crate::rejection::respond(error, req, &context)
+    }
+
+    /// The typed error a guard rejects `req` with.
+    pub(crate) fn reject(&self, req: &HttpRequest, error: AuthError) -> actix_web::Error {
+        let response = self.error_response(&error, req);
+        AuthRejection::new(error, response).into()
     }
 }
 
@@ -174,25 +227,20 @@ impl AadAuth {
 /// pages, chosen by `Accept`) get a 401 challenge.
 fn missing(policy: &Policy, req: &HttpRequest) -> AuthError {
     match policy.kind() {
-        GuardKind::Page if crate::error::prefers_html(req) => AuthError::LoginRequired,
+        GuardKind::Page if crate::rejection::prefers_html(req) => AuthError::LoginRequired,
         GuardKind::Page | GuardKind::Api => AuthError::MissingCredentials,
     }
 }
 
-/// Turns an [`AuthError`] into the actix error carrying the full response.
-pub(crate) fn reject(auth: Option<&AadAuth>, req: &HttpRequest, error: AuthError) -> actix_web::Error {
-    let response = match auth {
-        Some(auth) => auth.error_response(&error, req),
-        None => {
-            tracing::error!("aad-auth guard used on an app without AadAuth::configure; answering 500");
-            actix_web::HttpResponse::InternalServerError().finish()
-        }
-    };
-    InternalError::from_response(error, response).into()
+/// The rejection of a guard on an app without [`AadAuth::configure`](crate::AadAuth::configure).
+fn not_configured() -> actix_web::Error {
+    tracing::error!("aad-auth guard used on an app without AadAuth::configure; answering 500");
+    AuthRejection::new(AuthError::NotConfigured, HttpResponse::InternalServerError().finish()).into()
 }
 
-fn app_auth(req: &HttpRequest) -> Option<AadAuth> {
-    req.app_data::<AadAuth>().cloned()
+/// The request side of the app's `AadAuth`, registered by `AadAuth::configure`.
+fn app_auth(req: &HttpRequest) -> Option<web::Data<Authenticator>> {
+    req.app_data::<web::Data<Authenticator>>().cloned()
 }
 
 impl FromRequest for AuthenticationState {
@@ -204,7 +252,7 @@ impl FromRequest for AuthenticationState {
         Box::pin(async move {
             match app_auth(&req) {
                 Some(auth) => Ok(auth.authenticate(&req).await),
-                None => Err(reject(None, &req, AuthError::NotConfigured)),
+                None => Err(not_configured()),
             }
         })
     }
@@ -259,11 +307,11 @@ impl<P: StaticPolicy> std::fmt::Debug for Authorized<P> {
 impl<P: StaticPolicy> Authorized<P> {
     async fn authorize(req: &HttpRequest) -> Result<Self, actix_web::Error> {
         let Some(auth) = app_auth(req) else {
-            return Err(reject(None, req, AuthError::NotConfigured));
+            return Err(not_configured());
         };
         match auth.authorize(req, P::policy()).await {
             Ok(state) => Ok(Self { state, policy: PhantomData }),
-            Err(error) => Err(reject(Some(&auth), req, error)),
+            Err(error) => Err(auth.reject(req, error)),
         }
     }
 }
@@ -429,13 +477,14 @@ where
                 // request uniquely owned.
                 let http = req.request().clone();
                 match app_auth(&http) {
-                    Some(auth) => auth.authorize(&http, &policy).await.map_err(|e| auth.error_response(&e, &http)),
-                    None => Err(actix_web::HttpResponse::InternalServerError().finish()),
+                    Some(auth) => auth.authorize(&http, &policy).await.map_err(|e| auth.reject(&http, e)),
+                    None => Err(not_configured()),
                 }
             };
             match outcome {
                 Ok(_) => service.call(req).await.map(ServiceResponse::map_into_left_body),
-                Err(response) => Ok(req.into_response(response).map_into_right_body()),
+                // The rejection stays attached, so that error handlers can see why.
+                Err(rejection) => Ok(req.error_response(rejection).map_into_right_body()),
             }
         })
     }

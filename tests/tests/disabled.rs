@@ -26,7 +26,8 @@ struct ApiDoc;
 #[actix_web::test]
 async fn guards_let_everything_through_and_docs_still_generate() {
     let config = AadAuthConfig::from_lookup(|name| (name == "AUTH_ENABLED").then(|| "false".into())).unwrap();
-    let auth = AadAuth::new(config).expect("no registration or session secret needed").with_openapi(ApiDoc::openapi());
+    let auth =
+        AadAuth::builder(config).openapi(ApiDoc::openapi()).build().expect("no registration or session secret needed");
     let app = test::init_service(
         App::new().configure(auth.configure()).service(api).service(page).service(
             web::scope("/mw")

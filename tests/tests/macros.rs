@@ -523,3 +523,59 @@ async fn every_guarded_handler_is_registered_with_its_policy() {
     assert_eq!((plain_page.kind(), plain_page.allows_session()), (GuardKind::Page, true));
     assert_eq!(find("admin_page").required_roles(), ["Admin"]);
 }
+
+/// The app's own body for refused requests, from the typed rejection (`AuthRejection`), keeping
+/// the library's status and challenge.
+fn rewrite_refusal<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    use actix_web::middleware::ErrorHandlerResponse;
+    let Some(why) =
+        res.response().error().and_then(|e| e.as_error::<aad_auth::AuthRejection>()).map(|r| r.error().clone())
+    else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let (req, original) = res.into_parts();
+    let mut ours = HttpResponse::build(original.status()).json(serde_json::json!({ "why": why.to_string() }));
+    if let Some(challenge) = original.headers().get(header::WWW_AUTHENTICATE) {
+        ours.headers_mut().insert(header::WWW_AUTHENTICATE, challenge.clone());
+    }
+    Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, ours).map_into_right_body()))
+}
+
+#[actix_web::test]
+async fn an_app_sees_why_a_guard_refused_and_answers_its_own_way() {
+    let f = fixture().await;
+    let handlers = || {
+        actix_web::middleware::ErrorHandlers::new()
+            .handler(StatusCode::UNAUTHORIZED, rewrite_refusal)
+            .handler(StatusCode::FORBIDDEN, rewrite_refusal)
+    };
+    let app = test::init_service(
+        App::new().wrap(handlers()).configure(f.auth.configure()).configure(routes).service(
+            web::scope("/mw")
+                .wrap(aad_auth::RequireAuth::new(aad_auth::Policy::api().roles(["Admin"])))
+                .route("", web::get().to(|| async { "admin" })),
+        ),
+    )
+    .await;
+    let plain = f.tenant.token().member().roles(Vec::<String>::new()).sign();
+    // (path, token, status, the AuthError's Display) for the macro guard and the middleware.
+    let rows: [(&str, Option<&str>, u16, &str); 4] = [
+        ("/me", None, 401, "no credentials"),
+        ("/roles", Some(&plain), 403, "forbidden: none of the required roles"),
+        ("/mw", None, 401, "no credentials"),
+        ("/mw", Some(&plain), 403, "forbidden: none of the required roles"),
+    ];
+    for (path, token, status, why) in rows {
+        let mut request = TestRequest::get().uri(path);
+        if let Some(token) = token {
+            request = request.insert_header((header::AUTHORIZATION, format!("Bearer {token}")));
+        }
+        let response = test::call_service(&app, request.to_request()).await;
+        assert_eq!(response.status().as_u16(), status, "{path}");
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE), "{path}: the challenge is kept");
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert_eq!(body, serde_json::json!({ "why": why }), "{path}");
+    }
+}

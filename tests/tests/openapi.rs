@@ -179,7 +179,7 @@ where
 
 /// The `/openapi.json` served by an app mounting `h`'s `AadAuth` with `doc`.
 async fn document_served_with(h: &Harness, doc: utoipa::openapi::OpenApi) -> Value {
-    let auth = h.auth.clone().with_openapi(doc);
+    let auth = h.auth_with_openapi(doc);
     let app = app!(auth);
     served_doc(&app).await
 }
@@ -329,7 +329,7 @@ async fn the_extension_equals_the_registered_policy_for_every_operation() {
 #[actix_web::test]
 async fn the_runtime_enforces_what_the_document_says() {
     let h = Harness::new().await;
-    let auth = h.auth.clone().with_openapi(CoveredDoc::openapi());
+    let auth = h.auth_with_openapi(CoveredDoc::openapi());
     let app = app!(auth);
 
     let read = h.tenant.token().member().scopes(["Items.Read"]).sign();
@@ -414,7 +414,7 @@ async fn ambiguous_operations_get_no_requirement_and_declared_ones_are_kept() {
 async fn swagger_settings_use_pkce_the_client_and_the_public_base() {
     let h = Harness::with(|config| config.public_base_url("https://api.example.test/")).await;
     let client = h.auth.config().client_id().to_owned();
-    let auth = h.auth.clone().with_openapi(CoveredDoc::openapi());
+    let auth = h.auth_with_openapi(CoveredDoc::openapi());
     let app = app!(auth);
 
     let moved = call_get(&app, "/docs", None).await;

@@ -7,14 +7,14 @@
 //! resource (`AAD_SCOPES` naming, say, Microsoft Graph) or for another user grants nothing, and
 //! the session then holds no scopes.
 
-use crate::aad::AadAuth;
 use crate::config::AadAuthConfig;
+use crate::guard::Authenticator;
 use crate::user::User;
 
 /// Replaces `user`'s scopes, roles and groups with those of `access_token` when it is a valid
 /// token of this API for the same user. Returns whether it was.
-pub(crate) async fn apply_access_token(auth: &AadAuth, access_token: &str, user: &mut User) -> bool {
-    let token = match auth.validate_bearer(access_token).await {
+pub(crate) async fn apply_access_token(auth: &Authenticator, access_token: &str, user: &mut User) -> bool {
+    let token = match auth.validator().validate(access_token).await {
         Ok(token) => token,
         Err(reason) => {
             tracing::debug!(%reason, "the login's access token is not one of this API's: the session has no scopes");

@@ -8,6 +8,7 @@
 )]
 
 mod grant;
+mod middleware;
 mod oidc;
 mod transaction;
 
@@ -20,8 +21,8 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::aad::AadAuth;
 use crate::error::Error;
+use crate::guard::Authenticator;
 use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
@@ -35,10 +36,12 @@ const MAX_PARAM_LEN: usize = 4096;
 /// An access token this close to expiry is refreshed before `/me/token` hands it out.
 const REFRESH_MARGIN_SECONDS: i64 = 60;
 
-/// The browser-login layer, built once.
+/// The browser-login layer, built once and registered as app data for its routes.
 pub(crate) struct Login {
-    pub(crate) sessions: Arc<Sessions>,
-    pub(crate) pages: Arc<Pages>,
+    /// The request side, for the user page's guard and the error responses.
+    auth: web::Data<Authenticator>,
+    sessions: Arc<Sessions>,
+    pages: Arc<Pages>,
     http: reqwest::Client,
     /// States already redeemed, so that a copied transaction cookie cannot replay a callback.
     consumed: quick_cache::sync::Cache<String, ()>,
@@ -51,7 +54,12 @@ impl std::fmt::Debug for Login {
 }
 
 impl Login {
-    pub(crate) fn new(config: &crate::AadAuthConfig, sessions: Arc<Sessions>) -> Result<Self, Error> {
+    pub(crate) fn new(
+        auth: web::Data<Authenticator>,
+        sessions: Arc<Sessions>,
+        pages: Arc<Pages>,
+    ) -> Result<Self, Error> {
+        let config = auth.config();
         if !grant::scopes_name_this_api(config) {
             tracing::warn!(
                 scopes = ?config.scopes(),
@@ -59,7 +67,6 @@ impl Login {
                  allow_session guards with scopes(..) refuse them"
             );
         }
-        let pages = Arc::new(Pages::new(config)?);
         let http = reqwest::Client::builder()
             .timeout(crate::http::TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
@@ -72,17 +79,17 @@ impl Login {
             None => http,
         };
         let http = http.build().map_err(|e| Error::Setup { component: "login HTTP client", reason: e.to_string() })?;
-        Ok(Self { sessions, pages, http, consumed: quick_cache::sync::Cache::new(100_000) })
+        Ok(Self { auth, sessions, pages, http, consumed: quick_cache::sync::Cache::new(100_000) })
     }
 }
 
 /// Mounts the login routes; each is wrapped in the session middleware.
-pub(crate) fn configure(cfg: &mut ServiceConfig, auth: &AadAuth, login: &Login) {
-    let routes = auth.config().routes().clone();
+pub(crate) fn configure(cfg: &mut ServiceConfig, login: &Login) {
+    let routes = login.auth.config().routes().clone();
     // The session middleware inside, our wrapper (503 while Redis is away; development cookies)
     // outside it, so that the wrapper sees the cookies the middleware sets.
     let session = || login.sessions.middleware();
-    let outer = || actix_web::middleware::from_fn(crate::session::session_route);
+    let outer = || actix_web::middleware::from_fn(middleware::session_route);
     cfg.service(web::resource(routes.login_ui.clone()).wrap(session()).wrap(outer()).route(web::get().to(login_page)))
         .service(web::resource(routes.oauth_login()).wrap(session()).wrap(outer()).route(web::get().to(start)))
         .service(web::resource(routes.oauth_callback()).wrap(session()).wrap(outer()).route(web::get().to(callback)))
@@ -103,30 +110,19 @@ pub(crate) fn configure(cfg: &mut ServiceConfig, auth: &AadAuth, login: &Login) 
     }
 }
 
-fn context(req: &HttpRequest) -> Option<(AadAuth, Arc<Login>)> {
-    let auth = req.app_data::<AadAuth>()?.clone();
-    let login = auth.login()?.clone();
-    Some((auth, login))
-}
-
-fn not_configured() -> HttpResponse {
-    tracing::error!("a login route ran without AadAuth::configure");
-    HttpResponse::InternalServerError().finish()
-}
-
 fn query_param(req: &HttpRequest, name: &str) -> Option<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
 }
 
-fn login_route_exclusions(auth: &AadAuth) -> Vec<String> {
+fn login_route_exclusions(auth: &Authenticator) -> Vec<String> {
     let routes = auth.config().routes();
     vec![routes.login_ui.clone(), routes.oauth_base.clone(), routes.logout.clone()]
 }
 
 /// The checked post-login target from `?redirect=`.
-fn target(auth: &AadAuth, req: &HttpRequest) -> String {
+fn target(auth: &Authenticator, req: &HttpRequest) -> String {
     let excluded = login_route_exclusions(auth);
     let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
     let requested = query_param(req, "redirect");
@@ -140,8 +136,8 @@ fn redirect(location: &str) -> HttpResponse {
         .finish()
 }
 
-fn error_page(auth: &AadAuth, login: &Login, status: StatusCode, title: &str, description: &str) -> HttpResponse {
-    let routes = auth.config().routes();
+fn error_page(login: &Login, status: StatusCode, title: &str, description: &str) -> HttpResponse {
+    let routes = login.auth.config().routes();
     let view = ErrorView {
         status: status.as_u16(),
         title,
@@ -160,13 +156,13 @@ async fn record_of(session: &Session, sessions: &Sessions) -> Option<SessionReco
     sessions.use_record(record).await.ok().flatten()
 }
 
-async fn login_page(req: HttpRequest) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
+async fn login_page(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
     let routes = auth.config().routes();
     if record_of(&req.get_session(), &login.sessions).await.is_some() {
         return redirect(&routes.home);
     }
-    let target = target(&auth, &req);
+    let target = target(auth, &req);
     let login_url = format!(
         "{}?redirect={}",
         routes.oauth_login(),
@@ -182,27 +178,28 @@ async fn login_page(req: HttpRequest) -> HttpResponse {
     login.pages.html_response(StatusCode::OK, login.pages.render_login(&view))
 }
 
-async fn start(req: HttpRequest) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
+async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
     let config = auth.config();
-    if !auth.keys().ensure_loaded().await {
+    let metadata = match auth.keys().ensure_loaded().await {
+        true => auth.keys().metadata(),
+        false => None,
+    };
+    let Some(metadata) = metadata else {
         return error_page(
-            &auth,
             &login,
             StatusCode::SERVICE_UNAVAILABLE,
             "Sign-in unavailable",
             "The identity provider cannot be reached right now. Please try again in a moment.",
         );
-    }
-    let Some(metadata) = auth.keys().metadata() else { return not_configured() };
-    let target = target(&auth, &req);
+    };
+    let target = target(auth, &req);
     let redirect_uri = crate::public_origin::redirect_uri(config, &req);
     let authorization = match oidc::authorize(config, &metadata, &redirect_uri) {
         Ok(authorization) => authorization,
         Err(reason) => {
             tracing::error!(%reason, "cannot build the authorize request");
             return error_page(
-                &auth,
                 &login,
                 StatusCode::BAD_GATEWAY,
                 "Sign-in unavailable",
@@ -229,9 +226,9 @@ async fn start(req: HttpRequest) -> HttpResponse {
 
 /// The callback: every check that does not need the identity provider runs before the code is
 /// redeemed, and nothing is stored until the id_token has been validated.
-async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
-    let bad = |description: &str| error_page(&auth, &login, StatusCode::BAD_REQUEST, "Sign-in failed", description);
+async fn callback(req: HttpRequest, session: Session, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
+    let bad = |description: &str| error_page(&login, StatusCode::BAD_REQUEST, "Sign-in failed", description);
     let params: Vec<(String, String)> =
         url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     if params.iter().any(|(_, value)| value.len() > MAX_PARAM_LEN) {
@@ -273,7 +270,6 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
     let Some(metadata) = auth.keys().metadata() else {
         return with_cookie(
             error_page(
-                &auth,
                 &login,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "Sign-in unavailable",
@@ -300,7 +296,6 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
             Err(oidc::ExchangeError::Upstream(reason)) => {
                 tracing::warn!(%reason, "the token endpoint failed");
                 let response = error_page(
-                    &auth,
                     &login,
                     StatusCode::BAD_GATEWAY,
                     "Sign-in failed",
@@ -313,7 +308,6 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
         tracing::warn!("the token response has no id_token");
         return with_cookie(
             error_page(
-                &auth,
                 &login,
                 StatusCode::BAD_GATEWAY,
                 "Sign-in failed",
@@ -330,9 +324,9 @@ async fn callback(req: HttpRequest, session: Session) -> HttpResponse {
         }
     };
     let mut user = claims.user;
-    grant::apply_access_token(&auth, &tokens.access_token, &mut user).await;
+    grant::apply_access_token(auth, &tokens.access_token, &mut user).await;
     if let Err(reason) = check_app_wide(&user, auth.config().roles(), auth.config().allow_guests()) {
-        let response = error_page(&auth, &login, StatusCode::FORBIDDEN, "Access denied", forbidden_text(reason));
+        let response = error_page(&login, StatusCode::FORBIDDEN, "Access denied", forbidden_text(reason));
         return with_cookie(response, pending);
     }
 
@@ -385,8 +379,8 @@ fn no_referrer(mut response: HttpResponse) -> HttpResponse {
     response
 }
 
-async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
+async fn logout_confirm(session: Session, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
     let routes = auth.config().routes();
     let record = record_of(&session, &login.sessions).await;
     let view = LogoutView {
@@ -401,13 +395,12 @@ async fn logout_confirm(req: HttpRequest, session: Session) -> HttpResponse {
 /// POST logout: ends the session and its cached tokens, then Entra's session (a provider without
 /// an end-session endpoint gets the signed-out page instead). Cross-site posts are refused (the
 /// SameSite cookie is not sent on them anyway).
-async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
+async fn logout(req: HttpRequest, session: Session, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
     let config = auth.config();
     let base = crate::public_origin::public_base(config, &req);
     if !crate::csrf::allows_session(config, &req) {
         return error_page(
-            &auth,
             &login,
             StatusCode::FORBIDDEN,
             "Sign-out refused",
@@ -435,8 +428,8 @@ async fn logout(req: HttpRequest, session: Session) -> HttpResponse {
     redirect(end_session.as_str())
 }
 
-async fn user_page(req: HttpRequest) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
+async fn user_page(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
     let state = match auth.authorize(&req, &Policy::page()).await {
         Ok(state) => state,
         Err(error) => return auth.error_response(&error, &req),
@@ -455,8 +448,8 @@ async fn user_page(req: HttpRequest) -> HttpResponse {
 }
 
 /// The signed-in user's access token, refreshed when it is about to expire.
-async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
-    let Some((auth, login)) = context(&req) else { return not_configured() };
+async fn user_token(req: HttpRequest, session: Session, login: web::Data<Login>) -> HttpResponse {
+    let auth = &login.auth;
     let config = auth.config();
     let login_url = format!(
         "{}?redirect={}",
@@ -494,7 +487,7 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
                 // were stored at login).
                 let mut refreshed = record.clone();
                 let (groups, overage) = (refreshed.user.groups.clone(), refreshed.user.groups_overage);
-                if grant::apply_access_token(&auth, &entry.access_token, &mut refreshed.user).await {
+                if grant::apply_access_token(auth, &entry.access_token, &mut refreshed.user).await {
                     (refreshed.user.groups, refreshed.user.groups_overage) = (groups, overage);
                     if session.insert(USER_KEY, &refreshed).is_err() {
                         tracing::warn!("the session's refreshed authorization could not be stored");
@@ -516,8 +509,7 @@ async fn user_token(req: HttpRequest, session: Session) -> HttpResponse {
     }))
 }
 
-async fn static_asset(req: HttpRequest) -> HttpResponse {
-    let Some((_, login)) = context(&req) else { return not_configured() };
+async fn static_asset(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
     let asset = req.match_info().get("asset").unwrap_or_default().to_owned();
     login.pages.static_response(&asset)
 }

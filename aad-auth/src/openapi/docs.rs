@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse};
 use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config, oauth};
 
-use crate::aad::AadAuth;
 use crate::config::AadAuthConfig;
 
 /// Where the document and UIs are served.
@@ -23,6 +22,7 @@ const REDOC_JS: &[u8] = include_bytes!("vendor/redoc.standalone.js");
 
 /// The served document and the Swagger UI settings.
 pub(crate) struct Docs {
+    config: Arc<AadAuthConfig>,
     json: String,
     client_id: String,
     scopes: Vec<String>,
@@ -37,8 +37,8 @@ impl std::fmt::Debug for Docs {
 
 impl Docs {
     /// Applies the security modifier and serialises the document once.
-    pub(crate) fn new(mut openapi: OpenApi, config: &AadAuthConfig) -> Self {
-        utoipa::Modify::modify(&super::AadAuthSecurity::from_config(config), &mut openapi);
+    pub(crate) fn new(mut openapi: OpenApi, config: Arc<AadAuthConfig>) -> Self {
+        utoipa::Modify::modify(&super::AadAuthSecurity::from_config(&config), &mut openapi);
         let json = openapi.to_json().unwrap_or_else(|error| {
             tracing::error!(%error, "cannot serialise the OpenAPI document");
             "{}".to_owned()
@@ -48,12 +48,13 @@ impl Docs {
             client_id: config.client_id().to_owned(),
             scopes: config.scopes().to_vec(),
             title: openapi.info.title.clone(),
+            config,
         }
     }
 
     /// Swagger UI's settings for this request: the redirect page on the origin the browser uses.
-    fn swagger_config(&self, req: &HttpRequest, auth: &AadAuth) -> Arc<Config<'static>> {
-        let base = crate::public_origin::public_base(auth.config(), req);
+    fn swagger_config(&self, req: &HttpRequest) -> Arc<Config<'static>> {
+        let base = crate::public_origin::public_base(&self.config, req);
         let oauth = oauth::Config::new()
             .client_id(&self.client_id)
             .scopes(self.scopes.clone())
@@ -80,28 +81,17 @@ fn moved(location: &str) -> HttpResponse {
     HttpResponse::PermanentRedirect().insert_header((header::LOCATION, location)).finish()
 }
 
-fn docs(req: &HttpRequest) -> Option<(AadAuth, Arc<Docs>)> {
-    let auth = req.app_data::<AadAuth>()?.clone();
-    let docs = auth.docs()?.clone();
-    Some((auth, docs))
+async fn openapi_json(docs: web::Data<Docs>) -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(docs.json.clone())
 }
 
-async fn openapi_json(req: HttpRequest) -> HttpResponse {
-    match docs(&req) {
-        Some((_, docs)) => HttpResponse::Ok().content_type("application/json").body(docs.json.clone()),
-        None => HttpResponse::NotFound().finish(),
-    }
-}
-
-async fn swagger_file(req: HttpRequest) -> HttpResponse {
-    let Some((auth, docs)) = docs(&req) else { return HttpResponse::NotFound().finish() };
+async fn swagger_file(req: HttpRequest, docs: web::Data<Docs>) -> HttpResponse {
     let tail = req.match_info().get("tail").unwrap_or_default().to_owned();
-    serve_swagger(&tail, docs.swagger_config(&req, &auth))
+    serve_swagger(&tail, docs.swagger_config(&req))
 }
 
-async fn swagger_redirect_page(req: HttpRequest) -> HttpResponse {
-    let Some((auth, docs)) = docs(&req) else { return HttpResponse::NotFound().finish() };
-    serve_swagger("oauth2-redirect.html", docs.swagger_config(&req, &auth))
+async fn swagger_redirect_page(req: HttpRequest, docs: web::Data<Docs>) -> HttpResponse {
+    serve_swagger("oauth2-redirect.html", docs.swagger_config(&req))
 }
 
 fn serve_swagger(path: &str, config: Arc<Config<'static>>) -> HttpResponse {
@@ -119,8 +109,7 @@ fn serve_swagger(path: &str, config: Arc<Config<'static>>) -> HttpResponse {
     }
 }
 
-async fn redoc_page(req: HttpRequest) -> HttpResponse {
-    let Some((_, docs)) = docs(&req) else { return HttpResponse::NotFound().finish() };
+async fn redoc_page(docs: web::Data<Docs>) -> HttpResponse {
     let title = html_escape(&docs.title);
     let page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\

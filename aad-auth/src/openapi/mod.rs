@@ -31,7 +31,7 @@ pub const BEARER_SCHEME: &str = "bearer";
 /// A [`utoipa::Modify`] that adds the security schemes and, to every operation guarded by
 /// `#[api_auth_required]`/`#[auth_required]`, the requirement of its guard.
 ///
-/// [`crate::AadAuth::with_openapi`] applies it for you; use it directly with
+/// [`crate::AadAuthBuilder::openapi`] applies it for you; use it directly with
 /// `#[openapi(modifiers(...))]` only when serving the document yourself.
 #[derive(Debug, Clone)]
 pub struct AadAuthSecurity {

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use super::route::{StoreUnavailable, report};
+use super::failure::{StoreUnavailable, report};
 use crate::clock::SharedClock;
 
 const REDIS_PREFIX: &str = "aad-auth:seen:";

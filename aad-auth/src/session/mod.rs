@@ -14,7 +14,7 @@
 )]
 
 mod activity;
-mod route;
+mod failure;
 mod store;
 mod tokens;
 
@@ -26,13 +26,11 @@ use actix_session::config::{CookieContentSecurity, PersistentSession, SessionMid
 use actix_session::storage::{SessionKey, SessionStore};
 use actix_web::HttpRequest;
 use actix_web::cookie::{CookieJar, Key, SameSite as CookieSameSite};
-use futures_util::future::LocalBoxFuture;
-pub(crate) use route::{StoreUnavailable, session_route};
+pub(crate) use failure::{StoreUnavailable, watch};
 use serde::{Deserialize, Serialize};
 pub(crate) use store::Store;
 pub(crate) use tokens::{TokenCache, TokenEntry};
 
-use crate::aad::SessionReader;
 use crate::clock::SharedClock;
 use crate::config::{AadAuthConfig, SameSite, SessionStoreKind};
 use crate::error::Error;
@@ -105,7 +103,7 @@ impl Sessions {
             }
         };
         // Development mode drops Secure per response, and only for an http loopback origin
-        // (`route::session_route`).
+        // (`login::middleware`).
         let secure = session.https_only;
         let same_site = match session.same_site {
             SameSite::Lax => CookieSameSite::Lax,
@@ -207,7 +205,7 @@ impl Sessions {
             Ok(Some(state)) => state,
             Ok(None) => return Ok(None),
             Err(actix_session::storage::LoadError::Deserialization(_)) => return Ok(None),
-            Err(error) => return Err(route::report("session store unreachable", &error)),
+            Err(error) => return Err(failure::report("session store unreachable", &error)),
         };
         let Some(record) = state.get(USER_KEY).and_then(|value| serde_json::from_str(value).ok()) else {
             return Ok(None);
@@ -263,17 +261,6 @@ impl Sessions {
             }
         }
         user
-    }
-}
-
-impl SessionReader for Sessions {
-    fn user<'a>(&'a self, req: &'a HttpRequest) -> LocalBoxFuture<'a, Result<Option<User>, StoreUnavailable>> {
-        Box::pin(async move {
-            match self.read(req).await? {
-                Some(record) => Ok(Some(self.user_of(record).await)),
-                None => Ok(None),
-            }
-        })
     }
 }
 

@@ -10,7 +10,7 @@ use actix_web::cookie::time::Duration;
 use futures_util::FutureExt as _;
 use url::Url;
 
-use super::route::report;
+use super::failure::report;
 use crate::error::Error;
 
 /// Redis keys of sessions start with this.

@@ -8,7 +8,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use super::route::report;
+use super::failure::report;
 use crate::clock::SharedClock;
 
 const REDIS_PREFIX: &str = "aad-auth:tokens:";

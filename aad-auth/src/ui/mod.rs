@@ -121,7 +121,7 @@ pub use preview::ui_preview;
 use serde::Serialize;
 
 use crate::config::{AadAuthConfig, ConfigError};
-use crate::error::{Error, ErrorPages};
+use crate::error::Error;
 use crate::user::User;
 
 /// Headers every login UI page carries, besides `Content-Security-Policy` ([`Pages::csp`]).
@@ -665,8 +665,10 @@ impl Pages {
     }
 }
 
-impl ErrorPages for Pages {
-    fn error_page(&self, status: StatusCode, title: &str, description: &str) -> HttpResponse {
+impl Pages {
+    /// A complete HTML error response (page headers and CSP included) for `status` with a fixed
+    /// `title` and `description`, for a refused request from a browser.
+    pub(crate) fn error_page(&self, status: StatusCode, title: &str, description: &str) -> HttpResponse {
         let view = ErrorView {
             status: status.as_u16(),
             title,

@@ -386,7 +386,7 @@ fn error_pages_for_auth_errors_use_the_configured_routes() {
     };
     let config = AadAuthConfig::builder(CLIENT, TENANT).routes(routes).build().unwrap();
     let pages = Pages::new(&config).unwrap();
-    let response = ErrorPages::error_page(&pages, StatusCode::FORBIDDEN, "Forbidden", XSS);
+    let response = pages.error_page(StatusCode::FORBIDDEN, "Forbidden", XSS);
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(response.headers().get("content-security-policy").is_some(), "error pages carry the CSP");
     let body = actix_web::body::to_bytes(response.into_body());

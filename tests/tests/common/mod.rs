@@ -36,6 +36,16 @@ impl Harness {
         let auth = AadAuth::builder(config).clock(clock.clone()).bearer_only().build().expect("auth builds");
         Self { tenant, auth, clock }
     }
+
+    /// Another `AadAuth` like this one's (same configuration and clock) that serves `doc`.
+    pub fn auth_with_openapi(&self, doc: utoipa::openapi::OpenApi) -> AadAuth {
+        AadAuth::builder(self.auth.config().clone())
+            .clock(self.clock.clone())
+            .bearer_only()
+            .openapi(doc)
+            .build()
+            .expect("auth builds")
+    }
 }
 
 /// The guarded test app: `/api` (bearer), `/scoped` (scope `user_impersonation`), `/admin`
