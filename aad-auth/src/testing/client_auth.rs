@@ -12,8 +12,9 @@ use actix_web::http::header;
 use base64::Engine as _;
 
 use super::Shared;
-use super::proto::{OAuthError, Params, param, shorten};
+use super::proto::{OAuthError, Params, param};
 use super::registry::AppRegistration;
+use crate::log_safe::clip;
 
 /// The calling client, and whether it proved its secret.
 pub(crate) struct Client {
@@ -91,7 +92,7 @@ pub(crate) fn identify_client(req: &HttpRequest, shared: &Shared, params: &Param
             700_016,
             format!(
                 "Application with identifier '{}' was not found in the directory '{}'.",
-                shorten(&client_id),
+                clip(&client_id),
                 shared.tenant_id
             ),
         ));

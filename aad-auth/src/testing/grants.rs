@@ -16,10 +16,11 @@ use serde_json::{Map, Value, json};
 use super::Shared;
 use super::client_auth::Client;
 use super::flows::{Poll, REFRESH_SECONDS, Redeem, RefreshGrant, SPA_REFRESH_SECONDS};
-use super::proto::{OAuthError, Params, param, shorten};
+use super::proto::{OAuthError, Params, param};
 use super::registry::{TestUser, random_secret};
 use super::scopes::{self, ScopeRequest};
 use super::token::{ACCESS_TOKEN_SECONDS, TokenBuilder};
+use crate::log_safe::clip;
 
 fn user_by_oid<'a>(shared: &'a Shared, oid: &str) -> Result<&'a TestUser, OAuthError> {
     shared
@@ -92,7 +93,7 @@ fn refuse_cross_origin(req: &HttpRequest, spa: bool) -> Result<(), OAuthError> {
             format!(
                 "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. \
                  Request origin: '{}'.",
-                shorten(origin.to_str().unwrap_or_default())
+                clip(origin.to_str().unwrap_or_default())
             ),
         )),
         None if spa => Err(OAuthError::invalid_request(
@@ -243,7 +244,7 @@ pub(crate) fn client_credentials(shared: &Arc<Shared>, client: &Client, params: 
             format!(
                 "The provided value for scope {} is not valid. Client credential flows must have a scope value with \
                  /.default suffixed to the resource identifier (application ID URI).",
-                shorten(scope)
+                clip(scope)
             ),
         ));
     }

@@ -294,7 +294,7 @@ impl TenantBuilder {
         let invalid = |var: &'static str, expected: &'static str, got: Option<String>| ConfigError::Invalid {
             var,
             expected,
-            got: got.map(|value| value.chars().take(64).collect()),
+            got: got.map(|value| crate::log_safe::clip(&value)),
         };
         let mut builder = Self::default().port(8400);
         if let Some(port) = get("DEV_TENANT_PORT") {

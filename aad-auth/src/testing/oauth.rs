@@ -21,13 +21,14 @@ use super::client_auth::identify_client;
 use super::flows::{DEVICE_CODE_SECONDS, display_user_code};
 use super::grants;
 use super::proto::{
-    OAuthError, TenantPath, fault_response, is_form, json_no_store, param, parse_params, resolve_tenant, shorten,
+    OAuthError, TenantPath, fault_response, is_form, json_no_store, param, parse_params, resolve_tenant,
     tenant_not_found,
 };
 use super::registry::random_secret;
 use super::scopes;
 use super::uris::origin_matches;
 use super::{Endpoint, Shared};
+use crate::log_safe::clip;
 
 /// Polling interval of the device flow; never 0 (msal would spin).
 const DEVICE_INTERVAL_SECONDS: u64 = 5;
@@ -123,7 +124,7 @@ async fn token_reply(req: &HttpRequest, shared: &web::Data<Shared>, tenant: &str
                 other => Err(OAuthError::bad_request(
                     "unsupported_grant_type",
                     70_003,
-                    format!("The app requested an unsupported grant type '{}'.", shorten(other)),
+                    format!("The app requested an unsupported grant type '{}'.", clip(other)),
                 )),
             },
         },
@@ -168,7 +169,7 @@ async fn devicecode_reply(req: &HttpRequest, shared: &Shared, tenant: &str, body
                 700_016,
                 format!(
                     "Application with identifier '{}' was not found in the directory '{}'.",
-                    shorten(client_id),
+                    clip(client_id),
                     shared.tenant_id
                 ),
             )

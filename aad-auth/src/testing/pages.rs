@@ -16,13 +16,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::flows::{AuthCode, CODE_SECONDS};
-use super::proto::{
-    OAuthError, Params, fault_response, param, parse_params, resolve_tenant, shorten, tenant_not_found,
-};
+use super::proto::{OAuthError, Params, fault_response, param, parse_params, resolve_tenant, tenant_not_found};
 use super::registry::{AppRegistration, TestUser, random_secret};
 use super::scopes;
 use super::uris::redirect_matches;
 use super::{Endpoint, Shared};
+use crate::log_safe::clip;
 
 /// The emulator's sign-in session cookie.
 const SESSION_COOKIE: &str = "aad_emulator_session";
@@ -166,7 +165,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
             700_016,
             format!(
                 "Application with identifier '{}' was not found in the directory '{}'.",
-                shorten(client_id),
+                clip(client_id),
                 shared.tenant_id
             ),
         ))
@@ -180,7 +179,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
             format!(
                 "The redirect URI '{}' specified in the request does not match the redirect URIs configured for the \
                  application '{}'.",
-                shorten(redirect_uri),
+                clip(redirect_uri),
                 app.client_id
             ),
         )));
@@ -197,7 +196,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
                 format!(
                     "response_mode '{}' is not supported by the local tenant; use response_mode=query (the default \
                      for response_type=code).",
-                    shorten(mode)
+                    clip(mode)
                 ),
             )));
         }
@@ -211,7 +210,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
                 700_054,
                 format!(
                     "response_type '{}' is not enabled for the application; the local tenant supports 'code'.",
-                    shorten(other)
+                    clip(other)
                 ),
             )));
         }
@@ -222,7 +221,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
     if let Some(value) = &prompt
         && !["none", "login", "select_account", "consent", "create"].contains(&value.as_str())
     {
-        return Err(refuse(OAuthError::invalid_request(90_023, format!("Invalid prompt value '{}'.", shorten(value)))));
+        return Err(refuse(OAuthError::invalid_request(90_023, format!("Invalid prompt value '{}'.", clip(value)))));
     }
     let challenge = match (param(params, "code_challenge"), param(params, "code_challenge_method")) {
         (None, None) if spa => {
@@ -249,7 +248,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
                 501_491,
                 format!(
                     "The code_challenge_method '{}' is not supported: the local tenant accepts S256 only.",
-                    shorten(method.unwrap_or("plain"))
+                    clip(method.unwrap_or("plain"))
                 ),
             )));
         }
@@ -468,7 +467,7 @@ pub(crate) async fn logout(req: HttpRequest, shared: web::Data<Shared>, path: we
             Some(uri) => format!(
                 "<p class=\"error\">The post_logout_redirect_uri '{}' is not registered for the application, so you \
                  stay here.</p>",
-                escape(&shorten(uri))
+                escape(&clip(uri))
             ),
             None => String::new(),
         };

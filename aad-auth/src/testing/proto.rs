@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::registry::random_guid;
 use super::{Endpoint, Fault, Shared};
+use crate::log_safe::clip;
 
 /// Form bodies larger than this are refused.
 pub(crate) const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -62,15 +63,6 @@ impl OAuthError {
     pub(crate) fn response(&self) -> HttpResponse {
         entra_error(self.status, self.error, self.code, &self.description)
     }
-}
-
-/// Keeps a client-supplied value short and printable for an error message.
-pub(crate) fn shorten(value: &str) -> String {
-    let mut shown: String = value.chars().filter(|c| !c.is_control()).take(120).collect();
-    if value.chars().count() > 120 {
-        shown.push('…');
-    }
-    shown
 }
 
 /// Request parameters (query string or form body). The first occurrence of a name wins.
@@ -153,7 +145,7 @@ fn httpdate_now() -> String {
 
 /// The reply to a path that names no tenant Entra would know.
 pub(crate) fn tenant_not_found(segment: &str) -> HttpResponse {
-    let shown: String = segment.chars().take(64).filter(|c| c.is_ascii_graphic()).collect();
+    let shown = clip(segment);
     entra_error(400, "invalid_tenant", 90002, &format!("Tenant '{shown}' not found."))
 }
 

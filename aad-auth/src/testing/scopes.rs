@@ -3,8 +3,9 @@
 //! for bare names such as `User.Read`).
 
 use super::Shared;
-use super::proto::{OAuthError, shorten};
+use super::proto::OAuthError;
 use super::registry::AppRegistration;
+use crate::log_safe::clip;
 
 /// The Microsoft Graph application id.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
@@ -99,7 +100,7 @@ fn find_resource(shared: &Shared, name: &str) -> Result<Resource, OAuthError> {
             500_011,
             format!(
                 "The resource principal named {} was not found in the tenant named {}.",
-                shorten(name),
+                clip(name),
                 shared.tenant_id
             ),
         )),
@@ -133,7 +134,7 @@ pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAut
                 (find_resource(shared, resource_name)?, name.to_owned(), resource_name.to_owned())
             }
             Some(_) => {
-                return Err(invalid_scope(format!("The provided value for scope {} is not valid.", shorten(item))));
+                return Err(invalid_scope(format!("The provided value for scope {} is not valid.", clip(item))));
             }
             None => (Resource::Graph, item.clone(), "https://graph.microsoft.com".to_owned()),
         };
@@ -142,7 +143,7 @@ pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAut
                 return Err(invalid_scope(
                     "Provided value for the input parameter scope is not valid because it contains more than one \
                      resource. Scope {} is not valid."
-                        .replace("{}", &shorten(item)),
+                        .replace("{}", &clip(item)),
                 ));
             }
             Some(_) => {}
@@ -158,7 +159,7 @@ pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAut
             return Err(invalid_scope(format!(
                 "The application '{}' asked for scope '{}' that doesn't exist on the resource '{}'.",
                 app.name,
-                shorten(&name),
+                clip(&name),
                 app.client_id
             )));
         }
