@@ -2,8 +2,9 @@
 //! failing with its own [`TokenError`] variant.
 //!
 //! Tokens that pass are kept in a bounded cache ([`TokenCacheConfig`]): a repeated token costs a
-//! SHA-256 and a lookup instead of an RSA verification, and is still refused the moment the
-//! uncached path would refuse it (expiry, clock skew, its signing key gone from the key store).
+//! keyed fast hash, a lookup and a comparison with the stored token instead of an RSA
+//! verification, and is still refused the moment the uncached path would refuse it (expiry,
+//! clock skew, its signing key gone from the key store).
 
 // Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
 #![cfg_attr(
@@ -120,7 +121,7 @@ pub struct TokenValidator {
     settings: Arc<Settings>,
     keys: KeyStore,
     clock: SharedClock,
-    /// Verified tokens by SHA-256 (`None`: caching disabled).
+    /// Verified tokens by a keyed hash of the token (`None`: caching disabled).
     cache: Option<Arc<TokenCache>>,
 }
 
@@ -171,20 +172,26 @@ impl TokenValidator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
         }
-        let key = cache::fingerprint(token);
+        let key = cache.key(token);
         // Twice at most: a stale entry is removed and the slot claimed again.
         for _ in 0..2 {
-            match cache.get_or_guard(&key).await {
+            match cache.get_or_guard(key).await {
                 Ok(entry) => {
+                    // The key only finds the entry; only the very same bytes are answered from it.
+                    if !entry.is_for(token) {
+                        // Another token with the same hash (or a forgery): the full validation,
+                        // and the other token's entry stays.
+                        break;
+                    }
                     if self.still_valid(&entry.token) {
                         return Ok(entry.token);
                     }
-                    cache.remove_stale(&key, &entry.token);
+                    cache.remove_stale(key, &entry.token);
                 }
                 Err(guard) => {
                     // On failure the guard is dropped unfilled: errors are never cached.
                     let verified = Arc::new(self.validate_uncached(token).await?);
-                    TokenCache::fill(guard, verified.clone());
+                    TokenCache::fill(guard, token, verified.clone());
                     return Ok(verified);
                 }
             }
