@@ -20,7 +20,8 @@
 # Variables: BENCH_DURATION (10 s), BENCH_REPEAT (3), BENCH_CONNECTIONS (32), BENCH_WORKERS ("1 2"), BENCH_TOKENS
 # (200000 distinct tokens; signing them takes about a minute), BENCH_PIN (1: with one worker,
 # pin the server to CPU 1 and wrk to CPU 0; 0: no pinning), BENCH_TENANT_PORT (8401; the status
-# port is the next one), BENCH_SERVER_PORT (8480), BENCH_DIR (target/bench).
+# port is the next one), BENCH_SERVER_PORT (8480), BENCH_DIR (target/bench). Binaries and the
+# criterion floor are read from $CARGO_TARGET_DIR when it is set.
 # Not part of `cargo test`: it is slow and measures time.
 set -euo pipefail
 
@@ -59,7 +60,7 @@ fi
 mkdir -p "$DIR"
 echo "building (release)..." >&2
 cargo build --release -q -p aad-auth-examples --example bench_server --example mint_tokens
-BIN=target/release/examples
+BIN=${CARGO_TARGET_DIR:-target}/release/examples
 
 PIDS=()
 cleanup() {
@@ -202,7 +203,7 @@ done
 
 # --- report ------------------------------------------------------------------------------------
 FLOOR_NS=""
-EST=target/criterion/floor/rs256_verify/new/estimates.json
+EST=${CARGO_TARGET_DIR:-target}/criterion/floor/rs256_verify/new/estimates.json
 if [ -f "$EST" ]; then
   FLOOR_NS=$(sed -n 's/.*"mean":{"confidence_interval":{[^}]*},"point_estimate":\([0-9.e+-]*\).*/\1/p' "$EST")
 fi
