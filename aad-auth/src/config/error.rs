@@ -62,6 +62,22 @@ impl ConfigError {
         }
     }
 
+    /// Each problem on its own: the list of [`ConfigError::Several`], or this error alone. Their
+    /// `Display` is one line each, what a program prints at start-up:
+    ///
+    /// ```
+    /// # let error = aad_auth::AadAuthConfig::from_lookup(|_| None).unwrap_err();
+    /// for problem in error.problems() {
+    ///     eprintln!("configuration: {problem}");
+    /// }
+    /// ```
+    pub fn problems(&self) -> &[ConfigError] {
+        match self {
+            Self::Several(all) => all,
+            one => std::slice::from_ref(one),
+        }
+    }
+
     pub(crate) fn invalid(var: &'static str, expected: &'static str, got: &str) -> Self {
         Self::Invalid { var, expected, got: Some(shorten(got)) }
     }

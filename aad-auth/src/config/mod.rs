@@ -1,11 +1,15 @@
 //! Configuration: from the environment (and `.env`), or built in code.
 //!
-//! [`AadAuthConfig::from_env`] reads the variables listed in the crate documentation;
-//! [`AadAuthConfig::builder`] sets the same values in code. Both end in the same validation, so a
-//! bad value is reported the same way, naming the environment variable, whichever way it was set.
+//! [`AadAuthConfig::from_env`] reads the variables of the table in `settings.rs` (which the
+//! README's configuration table is checked against); [`AadAuthConfig::builder`] sets the same
+//! values in code. Both end in the same validation (`validate.rs`), whose bounds come from that
+//! table too, so a value is refused, and reported the same way, naming the environment
+//! variable, whichever way it was set. Every problem is reported at once, one line each, and
+//! none that only follows from a value already reported.
 
 pub(crate) mod env;
 mod error;
+mod settings;
 mod validate;
 
 use std::net::IpAddr;
@@ -214,7 +218,7 @@ pub struct UiConfig {
     pub user_template: Option<PathBuf>,
     /// Replaces the error page template (`AUTH_ERROR_TEMPLATE_FILE`).
     pub error_template: Option<PathBuf>,
-    /// A logo shown above the sign-in button (`APP_LOGO_FILE`: PNG, SVG or JPEG).
+    /// A logo shown above the sign-in button (`APP_LOGO_FILE`: PNG, SVG, JPEG, GIF, WebP or ICO).
     pub logo_file: Option<PathBuf>,
 }
 
@@ -230,10 +234,11 @@ pub struct SessionConfig {
     pub same_site: SameSite,
     /// `Secure` (`SESSION_HTTPS_ONLY`, default true).
     pub https_only: bool,
-    /// Absolute session lifetime (`SESSION_MAX_AGE`, default 86400 s).
+    /// Absolute session lifetime (`SESSION_MAX_AGE`, default 86400 s, 60 s to 31622400 s).
     pub max_age: Duration,
     /// A session unused for this long ends (`SESSION_IDLE_TIMEOUT`, default 1800 s, OWASP ASVS
-    /// level 2's 30 minutes of inactivity). Set it to `max_age` to bound sessions by age only.
+    /// level 2's 30 minutes of inactivity; 60 s to 31622400 s). Set it to `max_age` to bound
+    /// sessions by age only.
     pub idle_timeout: Duration,
     /// Store (`SESSION_STORE`, default `cookie`).
     pub store: SessionStoreKind,
@@ -315,7 +320,7 @@ impl AadAuthConfig {
     /// # Errors
     /// A [`ConfigError`] naming every variable that is missing or malformed.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        env::from_lookup(&lookup)?.build()
+        env::from_lookup(&lookup).build()
     }
 
     /// Starts a configuration in code. Defaults are those of the environment variables.
@@ -484,7 +489,7 @@ pub struct AadAuthConfigBuilder {
     allowed_tenants: Vec<String>,
     allow_any_tenant: bool,
     token_versions: Option<Vec<u8>>,
-    scopes: Option<Vec<String>>,
+    scopes: Vec<String>,
     roles: Vec<String>,
     redirect_uri: Option<String>,
     public_base_url: Option<String>,
@@ -519,7 +524,7 @@ impl AadAuthConfigBuilder {
             allowed_tenants: Vec::new(),
             allow_any_tenant: false,
             token_versions: None,
-            scopes: None,
+            scopes: Vec::new(),
             roles: Vec::new(),
             redirect_uri: None,
             public_base_url: None,
@@ -597,7 +602,7 @@ impl AadAuthConfigBuilder {
     /// Scopes requested by the web login and Swagger (`AAD_SCOPES`; default
     /// `{client_id}/.default`).
     pub fn scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self.scopes = scopes.into_iter().map(Into::into).collect();
         self
     }
     /// Roles every user must hold, any of them (`AAD_ROLES`; default none).
@@ -642,7 +647,7 @@ impl AadAuthConfigBuilder {
         self.clock_skew = skew;
         self
     }
-    /// Signing-key lifetime in the cache (`AAD_JWKS_CACHE_TTL`; default 86400 s).
+    /// Signing-key lifetime in the cache (`AAD_JWKS_CACHE_TTL`; default 86400 s, 60 s to 604800 s).
     pub fn jwks_cache_ttl(mut self, ttl: Duration) -> Self {
         self.jwks_cache_ttl = ttl;
         self
@@ -699,7 +704,7 @@ impl AadAuthConfigBuilder {
             }
             None => {
                 self.session_secret_problem =
-                    Some(ConfigError::invalid_secret(env::SESSION_SECRET, env::SESSION_SECRET_EXPECTED));
+                    Some(ConfigError::invalid_secret(settings::SESSION_SECRET, env::SESSION_SECRET_EXPECTED));
             }
         }
         self

@@ -293,3 +293,209 @@ fn same_site_none_without_secure_cookies_refuses_to_start_from_either_path() {
     let message = built.map(|_| ()).unwrap_err().to_string();
     assert!(message.contains("SESSION_SAME_SITE"), "{message}");
 }
+
+// The settings table (issue 14): one source for the environment reader, the shared checks and
+// the README.
+
+#[test]
+fn the_readme_configuration_table_is_the_settings_table() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme.split("\n## Configuration\n").nth(1).expect("README.md has a `## Configuration` section");
+    let section = section.split("\n## ").next().unwrap_or_default();
+    let table = settings::readme_table();
+    assert!(
+        section.contains(&table),
+        "README.md's configuration table differs from config/settings.rs; replace it with:\n\n{table}"
+    );
+}
+
+#[test]
+fn every_setting_is_documented_on_the_builder_and_read_once() {
+    let source = include_str!("mod.rs");
+    let mut seen = std::collections::HashSet::new();
+    for setting in settings::SETTINGS {
+        assert!(seen.insert(setting.var), "{} is in the table twice", setting.var);
+        assert!(
+            source.contains(&format!("`{}", setting.var)),
+            "no setter or field in config/mod.rs names {}",
+            setting.var
+        );
+    }
+    // Every variable the reader asks for is in the table, and each is asked for once.
+    let asked = std::cell::RefCell::new(Vec::new());
+    let _ = AadAuthConfig::from_lookup(|name| {
+        asked.borrow_mut().push(name.to_owned());
+        None
+    });
+    let mut asked = asked.into_inner();
+    asked.retain(|name| name != "AUTH_POST_LOGOUT_ROUTE");
+    let table: Vec<&str> =
+        settings::SETTINGS.iter().map(|setting| setting.var).filter(|v| *v != "AUTH_POST_LOGOUT_ROUTE").collect();
+    assert_eq!(asked, table);
+}
+
+#[test]
+fn the_table_defaults_are_the_builders_and_the_environments() {
+    let from_env = AadAuthConfig::from_lookup(|name| match name {
+        "AAD_CLIENT_ID" => Some(CLIENT.into()),
+        "AAD_TENANT_ID" => Some(TENANT.into()),
+        _ => None,
+    })
+    .unwrap();
+    let from_code = AadAuthConfig::builder(CLIENT, TENANT).build().unwrap();
+    let mut builder = AadAuthConfig::builder(CLIENT, TENANT);
+    let session = SessionConfig::default();
+    for setting in settings::SETTINGS {
+        let value = match setting.kind {
+            settings::Kind::Seconds { field, .. } => field(&mut builder).as_secs().to_string(),
+            settings::Kind::Flag(field) => field(&mut builder).to_string(),
+            _ => continue,
+        };
+        assert_eq!(setting.default, value, "{}: the table's default is not the builder's", setting.var);
+    }
+    for config in [&from_env, &from_code] {
+        let defaults = |var| settings::setting(var).unwrap().default;
+        assert_eq!(config.clock_skew().as_secs().to_string(), defaults("AAD_CLOCK_SKEW_SECONDS"));
+        assert_eq!(config.jwks_cache_ttl().as_secs().to_string(), defaults("AAD_JWKS_CACHE_TTL"));
+        assert_eq!(config.jwks_stale_ttl().as_secs().to_string(), defaults("AAD_JWKS_STALE_TTL"));
+        assert_eq!(config.session().max_age.as_secs().to_string(), defaults("SESSION_MAX_AGE"));
+        assert_eq!(config.session().idle_timeout.as_secs().to_string(), defaults("SESSION_IDLE_TIMEOUT"));
+        assert_eq!(config.session().https_only.to_string(), defaults("SESSION_HTTPS_ONLY"));
+        assert_eq!(config.allow_guests().to_string(), defaults("AAD_ALLOW_GUESTS"));
+        assert_eq!(config.routes(), &RouteConfig::default());
+    }
+    assert_eq!((session.max_age, session.idle_timeout), (from_env.session().max_age, from_env.session().idle_timeout));
+}
+
+/// `(variable, a builder with that value)` for each duration, so that each bound is tried on
+/// both paths through the public setters.
+fn with_seconds(var: &str, secs: u64) -> AadAuthConfigBuilder {
+    let value = Duration::from_secs(secs);
+    let builder = AadAuthConfig::builder(CLIENT, TENANT);
+    match var {
+        "AAD_CLOCK_SKEW_SECONDS" => builder.clock_skew(value),
+        "AAD_JWKS_CACHE_TTL" => builder.jwks_cache_ttl(value),
+        "AAD_JWKS_STALE_TTL" => builder.jwks_stale_ttl(value),
+        "SESSION_MAX_AGE" => builder.session(SessionConfig { max_age: value, ..SessionConfig::default() }),
+        "SESSION_IDLE_TIMEOUT" => builder.session(SessionConfig { idle_timeout: value, ..SessionConfig::default() }),
+        other => panic!("no builder setter for {other}"),
+    }
+}
+
+#[test]
+fn duration_bounds_are_the_same_from_the_environment_and_the_builder() {
+    let bounds: &[(&str, u64, u64)] = &[
+        ("AAD_CLOCK_SKEW_SECONDS", 0, 600),
+        ("AAD_JWKS_CACHE_TTL", 60, 604_800),
+        ("AAD_JWKS_STALE_TTL", 0, 604_800),
+        ("SESSION_MAX_AGE", 60, 31_622_400),
+        ("SESSION_IDLE_TIMEOUT", 60, 31_622_400),
+    ];
+    // Every duration of the table is here, with the bounds the environment enforced before.
+    let in_table: Vec<&str> = settings::SETTINGS
+        .iter()
+        .filter(|setting| matches!(setting.kind, settings::Kind::Seconds { .. }))
+        .map(|setting| setting.var)
+        .collect();
+    assert_eq!(in_table, bounds.iter().map(|(var, ..)| *var).collect::<Vec<_>>());
+    for &(var, min, max) in bounds {
+        let mut refused = vec![max + 1];
+        if min > 0 {
+            refused.push(min - 1);
+        }
+        for secs in refused {
+            let from_env = err(&[(var, &secs.to_string())]);
+            let from_code = with_seconds(var, secs).build().map(|_| ()).unwrap_err().to_string();
+            let expected = format!("between {min} and {max}");
+            for message in [&from_env, &from_code] {
+                assert!(message.contains(var) && message.contains(&expected), "{var}={secs}: {message}");
+            }
+            assert_eq!(from_env, from_code, "{var}={secs}: the two paths report differently");
+        }
+        for secs in [min, max] {
+            assert!(parse(&[(var, &secs.to_string())]).is_ok(), "{var}={secs} from the environment");
+            assert!(with_seconds(var, secs).build().is_ok(), "{var}={secs} from the builder");
+        }
+    }
+    // The case the review found: a 30-day key TTL built in code.
+    let thirty_days = AadAuthConfig::builder(CLIENT, TENANT).jwks_cache_ttl(Duration::from_secs(30 * 86_400)).build();
+    assert!(thirty_days.is_err());
+}
+
+/// The problems of a refused configuration, one line each.
+fn problems(vars: &[(&str, &str)]) -> Vec<String> {
+    let error = parse(vars).map(|_| ()).unwrap_err();
+    let lines: Vec<String> = error.problems().iter().map(ToString::to_string).collect();
+    for line in &lines {
+        assert!(!line.contains('\n'), "not one line: {line:?}");
+    }
+    lines
+}
+
+#[test]
+fn a_bad_value_is_reported_once_and_causes_nothing_else() {
+    // A bad tenant is not then taken for `common`.
+    let lines = problems(&[("AAD_TENANT_ID", "x")]);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].starts_with("AAD_TENANT_ID is invalid"), "{lines:#?}");
+    // Nothing set: the two required values, nothing about tenants.
+    let error = AadAuthConfig::from_lookup(|_| None).unwrap_err();
+    assert_eq!(error.variables(), ["AAD_CLIENT_ID", "AAD_TENANT_ID"], "{error}");
+    // A bad flag or list is not then read as its default.
+    for (var, value) in [("AAD_ALLOW_ANY_TENANT", "perhaps"), ("AAD_ALLOWED_TENANTS", "[1, 2")] {
+        let lines = problems(&[("AAD_TENANT_ID", "common"), (var, value)]);
+        assert_eq!(lines.len(), 1, "{var}: {lines:#?}");
+        assert!(lines[0].starts_with(var), "{lines:#?}");
+    }
+    // A refused callback route is not then reported as a redirect URI that misses it.
+    let lines =
+        problems(&[("OAUTH_BASE_ROUTE", "auth"), ("AAD_REDIRECT_URI", "https://app.example/auth/aad/redirect")]);
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    assert!(lines[0].starts_with("OAUTH_BASE_ROUTE"), "{lines:#?}");
+    // A duration out of range from the environment: one problem, not one from the reader and one
+    // from the shared check.
+    assert_eq!(problems(&[("SESSION_MAX_AGE", "99999999")]).len(), 1);
+    // The conflict itself is still found when nothing else is wrong.
+    let lines = problems(&[("AAD_TENANT_ID", "common")]);
+    assert!(lines.len() == 1 && lines[0].contains("accepts tokens from any tenant"), "{lines:#?}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_one_line_each_in_table_order() {
+    let lines = problems(&[
+        ("SESSION_SAME_SITE", "sometimes"),
+        ("AAD_TENANT_ID", "x"),
+        ("AAD_CLIENT_ID", "not-a-guid"),
+        ("AAD_JWKS_CACHE_TTL", "2592000"),
+        ("AUTH_LOGIN_UI_ROUTE", "login"),
+    ]);
+    let vars: Vec<&str> = lines.iter().map(|line| line.split([' ', ':']).next().unwrap_or_default()).collect();
+    assert_eq!(
+        vars,
+        ["AAD_CLIENT_ID", "AAD_TENANT_ID", "AAD_JWKS_CACHE_TTL", "AUTH_LOGIN_UI_ROUTE", "SESSION_SAME_SITE"],
+        "{lines:#?}"
+    );
+    let error = parse(&[("AAD_TENANT_ID", "x"), ("AAD_CLIENT_ID", "not-a-guid")]).map(|_| ()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "2 configuration problems:\n  - AAD_CLIENT_ID is invalid: expected the application (client) id, a GUID \
+         (8-4-4-4-12 hex digits); got \"not-a-guid\"\n  - AAD_TENANT_ID is invalid: expected a tenant GUID, a \
+         tenant domain, `common` or `organizations`; got \"x\""
+    );
+    let one = parse(&[("AAD_TENANT_ID", "x")]).map(|_| ()).unwrap_err();
+    assert_eq!(one.problems().len(), 1);
+}
+
+#[test]
+fn the_client_id_is_a_guid_on_both_paths() {
+    for id in ["not-a-guid", "11111111222233334444555555555555", "11111111-2222-3333-4444-55555555555", "api://x"] {
+        let message = err(&[("AAD_CLIENT_ID", id)]);
+        assert!(message.starts_with("AAD_CLIENT_ID is invalid"), "{id}: {message}");
+        let built = AadAuthConfig::builder(id, TENANT).build().map(|_| ()).unwrap_err();
+        assert_eq!(built.variables(), ["AAD_CLIENT_ID"], "{id}: {built}");
+    }
+    for id in [CLIENT, "6C1F4B0A-8A7E-4F3E-9F59-2D6A0F1D2C3B", " 6c1f4b0a-8a7e-4f3e-9f59-2d6a0f1d2c3b "] {
+        assert!(parse(&[("AAD_CLIENT_ID", id)]).is_ok(), "{id}");
+        assert!(AadAuthConfig::builder(id, TENANT).build().is_ok(), "{id}");
+    }
+}

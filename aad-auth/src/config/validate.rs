@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use url::Url;
 
-use super::env::*;
+use super::settings::*;
 use super::{AadAuthConfig, AadAuthConfigBuilder, ConfigError, PROMPTS, SameSite, Tenant, TokenVersions, is_guid};
 
 const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
@@ -50,26 +50,86 @@ fn secure_url(var: &'static str, value: &str, problems: &mut Vec<ConfigError>) -
     }
 }
 
-fn route(var: &'static str, value: &str, problems: &mut Vec<ConfigError>) {
-    let ok = value.starts_with('/')
+/// Whether a route is a path on this app: one leading `/`, no query, fragment or characters
+/// that need escaping.
+pub(super) fn is_route(value: &str) -> bool {
+    value.starts_with('/')
         && !value.starts_with("//")
         && value.len() <= 256
-        && value.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\' | b'"' | b'<' | b'>'));
-    if !ok {
-        problems.push(ConfigError::invalid(var, "a path starting with a single `/`, without query or fragment", value));
+        && value.bytes().all(|b| b.is_ascii_graphic() && !matches!(b, b'?' | b'#' | b'\\' | b'"' | b'<' | b'>'))
+}
+
+fn route(var: &'static str, value: &str, problems: &mut Vec<ConfigError>) {
+    if !is_route(value) {
+        problems.push(ConfigError::invalid(var, ROUTE_EXPECTED, value));
     }
 }
 
-pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, ConfigError> {
-    let mut problems = builder.deferred;
-    problems.extend(builder.session_secret_problem);
+/// Whether a problem about one of `vars` is already recorded: a check that would only repeat
+/// it (a conflict computed from the default that replaced the bad value) is skipped.
+fn reported(problems: &[ConfigError], vars: &[&str]) -> bool {
+    problems.iter().flat_map(ConfigError::variables).any(|var| vars.contains(&var))
+}
+
+/// The checks the table defines: the bounds of durations, the shape of routes, the existence
+/// of template files. The same for values from the environment and from the builder.
+fn table_checks(builder: &mut AadAuthConfigBuilder, problems: &mut Vec<ConfigError>) {
+    for setting in SETTINGS {
+        match setting.kind {
+            Kind::Seconds { min, max, expected, field, .. } => {
+                let secs = field(builder).as_secs();
+                if !(min..=max).contains(&secs) {
+                    problems.push(ConfigError::invalid(setting.var, expected, &secs.to_string()));
+                }
+            }
+            Kind::Route(field) => route(setting.var, field(builder), problems),
+            Kind::OptionalRoute(field) => {
+                if let Some(path) = field(builder) {
+                    route(setting.var, path, problems);
+                }
+            }
+            Kind::File(field) => {
+                if let Some(path) = field(builder)
+                    && !path.is_file()
+                {
+                    problems.push(ConfigError::File {
+                        var: setting.var,
+                        path: path.display().to_string(),
+                        reason: "no such file".into(),
+                    });
+                }
+            }
+            Kind::Text(_) | Kind::Path(_) | Kind::List(_) | Kind::Flag(_) | Kind::Custom(_) => {}
+        }
+    }
+}
+
+/// The problems in the order of the settings table (the README's), so that the same
+/// configuration always reads the same.
+fn in_table_order(mut problems: Vec<ConfigError>) -> Vec<ConfigError> {
+    let position = |problem: &ConfigError| {
+        let var = problem.variables().first().copied().unwrap_or_default();
+        SETTINGS.iter().position(|setting| setting.var == var).unwrap_or(SETTINGS.len())
+    };
+    problems.sort_by_key(position);
+    problems
+}
+
+pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, ConfigError> {
+    let mut problems = std::mem::take(&mut builder.deferred);
+    problems.extend(builder.session_secret_problem.take());
+    table_checks(&mut builder, &mut problems);
     let enabled = builder.enabled;
 
     // With authentication switched off, the app must still start without a registration.
     let client_id = match builder.client_id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) {
-        Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => id,
+        Some(id) if is_guid(&id) => id,
         Some(id) => {
-            problems.push(ConfigError::invalid(AAD_CLIENT_ID, "the application (client) id, a GUID", &id));
+            problems.push(ConfigError::invalid(
+                AAD_CLIENT_ID,
+                "the application (client) id, a GUID (8-4-4-4-12 hex digits)",
+                &id,
+            ));
             String::new()
         }
         None if enabled => {
@@ -81,23 +141,24 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         }
         None => String::new(),
     };
+    // `None` only with a problem recorded: a bad tenant is not then taken for `common`.
     let tenant = match builder.tenant_id.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-        Some(value) => Tenant::parse(value).unwrap_or_else(|| {
+        Some(value) => Tenant::parse(value).or_else(|| {
             problems.push(ConfigError::invalid(
                 AAD_TENANT_ID,
                 "a tenant GUID, a tenant domain, `common` or `organizations`",
                 value,
             ));
-            Tenant::Common
+            None
         }),
         None if enabled => {
             problems.push(ConfigError::Missing {
                 var: AAD_TENANT_ID,
                 expected: "the directory (tenant) id, a tenant domain, `common` or `organizations`",
             });
-            Tenant::Common
+            None
         }
-        None => Tenant::Common,
+        None => Some(Tenant::Common),
     };
 
     let authority_host_text = builder.authority_host.as_deref().unwrap_or(DEFAULT_AUTHORITY_HOST);
@@ -145,7 +206,13 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         }
     }
     let allowed_tenants: Vec<String> = builder.allowed_tenants.iter().map(|t| t.to_ascii_lowercase()).collect();
-    if enabled && tenant.is_multi_tenant() && allowed_tenants.is_empty() && !builder.allow_any_tenant {
+    if let Some(tenant) = &tenant
+        && enabled
+        && tenant.is_multi_tenant()
+        && allowed_tenants.is_empty()
+        && !builder.allow_any_tenant
+        && !reported(&problems, &[AAD_ALLOWED_TENANTS, AAD_ALLOW_ANY_TENANT])
+    {
         problems.push(ConfigError::Conflict {
             var: AAD_ALLOWED_TENANTS,
             message: format!(
@@ -169,7 +236,7 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         Some(list) => TokenVersions { v1: list.contains(&1), v2: list.contains(&2) },
     };
 
-    let scopes = builder.scopes.filter(|s| !s.is_empty()).unwrap_or_else(|| vec![format!("{client_id}/.default")]);
+    let scopes = if builder.scopes.is_empty() { vec![format!("{client_id}/.default")] } else { builder.scopes };
 
     let redirect_uri = builder.redirect_uri.as_deref().and_then(|v| secure_url(AAD_REDIRECT_URI, v, &mut problems));
     let public_base_url = builder.public_base_url.as_deref().and_then(|value| {
@@ -217,71 +284,17 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         problems.push(ConfigError::invalid(AAD_PROMPT, "login, select_account, consent, none or create", prompt));
     }
 
-    if builder.clock_skew.as_secs() > 600 {
-        problems.push(ConfigError::invalid(
-            AAD_CLOCK_SKEW_SECONDS,
-            "a whole number of seconds between 0 and 600",
-            &builder.clock_skew.as_secs().to_string(),
-        ));
-    }
-    if builder.jwks_cache_ttl.as_secs() < 60 {
-        problems.push(ConfigError::invalid(
-            AAD_JWKS_CACHE_TTL,
-            "a whole number of seconds between 60 and 604800",
-            &builder.jwks_cache_ttl.as_secs().to_string(),
-        ));
-    }
-    if builder.jwks_stale_ttl.as_secs() > 7 * 86_400 {
-        problems.push(ConfigError::invalid(
-            AAD_JWKS_STALE_TTL,
-            "a whole number of seconds between 0 and 604800",
-            &builder.jwks_stale_ttl.as_secs().to_string(),
-        ));
-    }
-    if builder.session.max_age.as_secs() < 60 {
-        problems.push(ConfigError::invalid(
-            SESSION_MAX_AGE,
-            "a whole number of seconds between 60 and 31622400",
-            &builder.session.max_age.as_secs().to_string(),
-        ));
-    }
-    if builder.session.idle_timeout.as_secs() < 60 {
-        problems.push(ConfigError::invalid(
-            SESSION_IDLE_TIMEOUT,
-            "a whole number of seconds between 60 and 31622400",
-            &builder.session.idle_timeout.as_secs().to_string(),
-        ));
-    }
-
-    let routes = &builder.routes;
-    let fixed_public_base = crate::public_origin::fixed_base(
-        public_base_url.as_ref(),
-        redirect_uri.as_ref(),
-        &routes.oauth_callback(),
-        &mut problems,
-    );
-    route(AUTH_LOGIN_UI_ROUTE, &routes.login_ui, &mut problems);
-    route(OAUTH_BASE_ROUTE, &routes.oauth_base, &mut problems);
-    route(AUTH_LOGOUT_ROUTE, &routes.logout, &mut problems);
-    if let Some(user) = &routes.user {
-        route(AUTH_USER_ROUTE, user, &mut problems);
-    }
-    route(APP_HOME_ROUTE, &routes.home, &mut problems);
-    route(AUTH_POST_LOGOUT_ROUTE, &routes.post_logout, &mut problems);
-    route(AUTH_LOGIN_STATIC_PATH, &routes.static_path, &mut problems);
-
-    for (var, path) in [
-        (AUTH_LOGIN_TEMPLATE_FILE, &builder.ui.login_template),
-        (AUTH_USER_TEMPLATE_FILE, &builder.ui.user_template),
-        (AUTH_ERROR_TEMPLATE_FILE, &builder.ui.error_template),
-        (APP_LOGO_FILE, &builder.ui.logo_file),
-    ] {
-        if let Some(path) = path
-            && !path.is_file()
-        {
-            problems.push(ConfigError::File { var, path: path.display().to_string(), reason: "no such file".into() });
-        }
-    }
+    // A callback route already refused would only be reported again as a mismatch.
+    let fixed_public_base = if reported(&problems, &[OAUTH_BASE_ROUTE]) {
+        None
+    } else {
+        crate::public_origin::fixed_base(
+            public_base_url.as_ref(),
+            redirect_uri.as_ref(),
+            &builder.routes.oauth_callback(),
+            &mut problems,
+        )
+    };
 
     let cookie_name = &builder.session.cookie_name;
     if cookie_name.is_empty()
@@ -293,7 +306,10 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
             cookie_name,
         ));
     }
-    if builder.session.same_site == SameSite::None && !builder.session.https_only {
+    if builder.session.same_site == SameSite::None
+        && !builder.session.https_only
+        && !reported(&problems, &[SESSION_SAME_SITE, SESSION_HTTPS_ONLY])
+    {
         problems.push(ConfigError::Conflict {
             var: SESSION_SAME_SITE,
             message:
@@ -303,10 +319,17 @@ pub(super) fn build(builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, Conf
         });
     }
 
-    ConfigError::collect(problems)?;
-    // Only `None` when a problem about it was recorded above.
+    ConfigError::collect(in_table_order(problems))?;
+    // Only `None` when a problem about them was recorded above.
     let Some(authority_host) = authority_host else {
         return Err(ConfigError::invalid(AAD_AUTHORITY_HOST, "an absolute https:// URL", authority_host_text));
+    };
+    let Some(tenant) = tenant else {
+        return Err(ConfigError::invalid(
+            AAD_TENANT_ID,
+            "a tenant GUID, a tenant domain, `common` or `organizations`",
+            "",
+        ));
     };
     Ok(AadAuthConfig {
         client_id,
