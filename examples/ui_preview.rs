@@ -24,7 +24,11 @@ fn env_or(name: &str, default: &str) -> String {
 }
 
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    aad_auth_examples::exit_status("ui_preview", run().await)
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -42,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "AUTH_DEV_MODE" => Some("true".into()),
         _ => std::env::var(name).ok(),
     })?;
-    let preview = aad_auth::__private::ui_preview(&config)?;
+    let preview = aad_auth::testing::ui_preview(&config)?;
 
     eprintln!("login UI preview on http://{host}:{port}/");
     HttpServer::new(move || {

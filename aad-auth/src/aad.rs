@@ -4,6 +4,7 @@
 //! below imports this module.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
@@ -72,6 +73,7 @@ pub struct AadAuthBuilder {
     bearer_only: bool,
     token_cache: TokenCacheConfig,
     key_store_timing: Option<KeyStoreTiming>,
+    http_timeout: Duration,
     #[cfg(feature = "openapi")]
     openapi: Option<utoipa::openapi::OpenApi>,
 }
@@ -82,6 +84,7 @@ impl std::fmt::Debug for AadAuthBuilder {
             .field("config", &self.config)
             .field("bearer_only", &self.bearer_only)
             .field("token_cache", &self.token_cache)
+            .field("http_timeout", &self.http_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -105,6 +108,14 @@ impl AadAuthBuilder {
     /// that need a short time scale; production leaves it to the configuration.
     pub fn key_store_timing(mut self, timing: KeyStoreTiming) -> Self {
         self.key_store_timing = Some(timing);
+        self
+    }
+
+    /// How long every call to the identity provider (discovery, JWKS, the login's token
+    /// requests) may take before it counts as failed (default 10 s). For tests that simulate a
+    /// hanging provider; production leaves the default.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = timeout;
         self
     }
 
@@ -144,8 +155,11 @@ impl AadAuthBuilder {
     /// A configuration or set-up problem.
     pub fn build(self) -> Result<AadAuth, Error> {
         let config = Arc::new(self.config);
-        let http =
-            crate::http::client(config.ca_pem()).map_err(|reason| Error::Setup { component: "HTTP client", reason })?;
+        let client = |redirects| {
+            crate::http::client(config.ca_pem(), self.http_timeout, redirects)
+                .map_err(|reason| Error::Setup { component: "HTTP client", reason: reason.to_string() })
+        };
+        let http = client(crate::http::Redirects::SameHost)?;
         let timing = self.key_store_timing.unwrap_or_else(|| {
             KeyStoreTiming::default().ttl(config.jwks_cache_ttl()).stale_ttl(config.jwks_stale_ttl())
         });
@@ -167,7 +181,10 @@ impl AadAuthBuilder {
         };
         let auth = web::Data::new(Authenticator::new(config.clone(), validator, sessions.clone(), pages.clone()));
         let login = match (sessions, pages) {
-            (Some(sessions), Some(pages)) => Some(web::Data::new(Login::new(auth.clone(), sessions, pages)?)),
+            (Some(sessions), Some(pages)) => {
+                let token_http = client(crate::http::Redirects::Never)?;
+                Some(web::Data::new(Login::new(auth.clone(), sessions, pages, token_http)))
+            }
             _ => None,
         };
         if login.is_some() {
@@ -219,6 +236,7 @@ impl AadAuth {
             bearer_only: false,
             token_cache: TokenCacheConfig::default(),
             key_store_timing: None,
+            http_timeout: crate::http::TIMEOUT,
             #[cfg(feature = "openapi")]
             openapi: None,
         }

@@ -450,7 +450,9 @@ where
     }
 }
 
-/// The service [`RequireAuth`] wraps around a route.
+/// The service [`RequireAuth`] wraps around a route (named by actix's `Transform`; not used
+/// directly).
+#[doc(hidden)]
 #[derive(Debug)]
 pub struct RequireAuthService<S> {
     service: Rc<S>,

@@ -1,5 +1,7 @@
-//! The HTTP client for discovery, JWKS and token calls: timeouts, size caps, no redirects off the
-//! host, extra trusted roots from `AAD_CA_FILE`, and `HTTPS_PROXY` honoured.
+//! The one outbound HTTP layer, for discovery, JWKS, the login's token calls and the client
+//! helpers: one client builder (timeouts, user agent, redirect policy, extra trusted roots from
+//! `AAD_CA_FILE`, `HTTPS_PROXY` honoured), size-capped reads, one adapter for openidconnect's
+//! token requests, and one way to describe a failure without leaking a URL's query.
 
 // Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
 #![cfg_attr(
@@ -12,8 +14,10 @@ use std::time::Duration;
 use reqwest::redirect::Policy;
 use url::Url;
 
-/// Every outbound call gives up after this long (slow or hanging identity provider).
+/// Every outbound call gives up after this long (slow or hanging identity provider), unless the
+/// app sets another timeout (`AadAuthBuilder::http_timeout`, for tests).
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(10);
+/// Connecting gives up after this long, or after the whole timeout if that is shorter.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REDIRECTS: usize = 3;
 
@@ -55,26 +59,115 @@ pub enum FetchError {
     },
 }
 
-/// Builds the shared client. The redirect policy only follows redirects that stay on the same
-/// host, so a compromised or misconfigured endpoint cannot send key fetches elsewhere (SSRF).
-pub(crate) fn client(ca_pem: Option<&[u8]>) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .timeout(TIMEOUT)
-        .connect_timeout(CONNECT_TIMEOUT)
-        .user_agent(concat!("aad-auth/", env!("CARGO_PKG_VERSION")))
-        .redirect(Policy::custom(|attempt| {
+/// Which redirects a client follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redirects {
+    /// Up to three on the same scheme and host (discovery and JWKS), so that a compromised or
+    /// misconfigured endpoint cannot send key fetches elsewhere (SSRF).
+    SameHost,
+    /// None (token endpoints: a POST carrying a secret or a code is never re-sent elsewhere).
+    Never,
+}
+
+/// Why a client could not be built.
+#[derive(Debug)]
+pub(crate) enum ClientBuildError {
+    /// `AAD_CA_FILE`'s certificates cannot be read.
+    CaFile(String),
+    /// The TLS or proxy set-up failed.
+    Build(String),
+}
+
+impl std::fmt::Display for ClientBuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::CaFile(reason) => write!(f, "AAD_CA_FILE: {reason}"),
+            Self::Build(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Builds an outbound client: `timeout` for the whole call, the user agent, `redirects`, and
+/// `ca_pem`'s certificates trusted besides the system roots.
+pub(crate) fn client(
+    ca_pem: Option<&[u8]>,
+    timeout: Duration,
+    redirects: Redirects,
+) -> Result<reqwest::Client, ClientBuildError> {
+    let policy = match redirects {
+        Redirects::Never => Policy::none(),
+        Redirects::SameHost => Policy::custom(|attempt| {
             let same_host = attempt.previous().first().is_some_and(|first| {
                 first.host_str() == attempt.url().host_str() && first.scheme() == attempt.url().scheme()
             });
             if attempt.previous().len() > MAX_REDIRECTS || !same_host { attempt.stop() } else { attempt.follow() }
-        }));
+        }),
+    };
+    let mut builder = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(CONNECT_TIMEOUT.min(timeout))
+        .user_agent(concat!("aad-auth/", env!("CARGO_PKG_VERSION")))
+        .redirect(policy);
     if let Some(pem) = ca_pem {
-        let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| e.to_string())?;
+        let certificates =
+            reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ClientBuildError::CaFile(e.to_string()))?;
         for certificate in certificates {
             builder = builder.add_root_certificate(certificate);
         }
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map_err(|e| ClientBuildError::Build(describe(&e)))
+}
+
+/// A reqwest error as one line: the kind, then the chain of causes (connection refused,
+/// certificate not trusted, ...), never the URL's query.
+pub(crate) fn describe(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        return "no answer in time".to_owned();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|seen| seen.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    let kind = if error.is_connect() {
+        "connection failed"
+    } else if error.is_body() || error.is_decode() {
+        "the answer could not be read"
+    } else {
+        "the request failed"
+    };
+    if parts.is_empty() { kind.to_owned() } else { format!("{kind}: {}", parts.join(": ")) }
+}
+
+/// The HTTP client openidconnect calls for token requests: our client, with a size cap on the
+/// answer (openidconnect's own reqwest adapter reads any size).
+pub(crate) async fn send_token_request(
+    client: &reqwest::Client,
+    request: openidconnect::HttpRequest,
+    limit: usize,
+) -> Result<openidconnect::HttpResponse, FetchError> {
+    let (parts, body) = request.into_parts();
+    let url = Url::parse(&parts.uri.to_string())
+        .map_err(|e| FetchError::Invalid { url: "the token endpoint".into(), reason: e.to_string() })?;
+    let shown = display_url(&url);
+    let mut response = client
+        .request(parts.method, url)
+        .headers(parts.headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| FetchError::Transport { url: shown.clone(), reason: describe(&error) })?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_capped(&mut response, &shown, limit).await?;
+    let mut out = openidconnect::http::Response::new(body);
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    Ok(out)
 }
 
 /// A URL as shown in errors and logs: scheme, host, port and path only.
@@ -114,10 +207,7 @@ pub(crate) async fn get_conditional(
     etag: Option<&str>,
 ) -> Result<Conditional, FetchError> {
     let shown = display_url(url);
-    let transport = |error: reqwest::Error| FetchError::Transport {
-        url: shown.clone(),
-        reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
-    };
+    let transport = |error: reqwest::Error| FetchError::Transport { url: shown.clone(), reason: describe(&error) };
     let mut request = client.get(url.clone()).header("accept", "application/json");
     if let Some(etag) = etag {
         request = request.header("if-none-match", etag);
@@ -155,10 +245,10 @@ pub(crate) async fn read_capped(
     }
     let mut body = Vec::new();
     loop {
-        let chunk = response.chunk().await.map_err(|error| FetchError::Transport {
-            url: shown.to_owned(),
-            reason: if error.is_timeout() { "timed out".into() } else { error.without_url().to_string() },
-        })?;
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|error| FetchError::Transport { url: shown.to_owned(), reason: describe(&error) })?;
         let Some(chunk) = chunk else { break };
         if body.len().saturating_add(chunk.len()) > limit {
             return Err(FetchError::TooLarge { url: shown.to_owned(), limit });

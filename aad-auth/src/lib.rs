@@ -75,9 +75,11 @@ pub use authority::ProviderMetadata;
 pub use config::{AadAuthConfig, ConfigError};
 pub use error::{AuthError, Error};
 pub use guard::{Authorized, RequireAuth, RequireAuthService};
-pub use http::FetchError;
-pub use keys::{KEY_REFRESH_COOLDOWN, KeyFreshness, KeyStore, KeyStoreStatus, KeyStoreTiming};
-pub use policy::{Forbidden, GuardKind, GuardRegistration, Policy, StaticPolicy, guard_registrations};
+pub use keys::{KeyFreshness, KeyStore, KeyStoreStatus, KeyStoreTiming};
+pub use policy::{Forbidden, GuardKind, Policy, StaticPolicy};
+/// The guarded handlers' registrations (macro plumbing, read by the OpenAPI modifier and tests).
+#[doc(hidden)]
+pub use policy::{GuardRegistration, guard_registrations};
 pub use rejection::AuthRejection;
 pub use state::{AuthSource, AuthenticationState};
 pub use token::{TokenError, TokenValidator, VerifiedToken};
@@ -93,8 +95,6 @@ pub mod __private {
     pub use crate::guard::{Authorized, Guarded};
     pub use crate::policy::{GuardRegistration, Policy, StaticPolicy};
     pub use crate::state::AuthenticationState;
-    #[cfg(feature = "testing")]
-    pub use crate::ui::ui_preview;
 }
 
 /// The README's code blocks, compiled as doc tests.

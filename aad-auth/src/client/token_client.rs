@@ -17,12 +17,11 @@ use url::Url;
 use super::config::ClientConfig;
 use super::error::{ClientError, aadsts_code, sanitise_description};
 use crate::config::{ConfigError, is_loopback};
-use crate::http::{FetchError, display_url, read_capped};
+use crate::http::{self, FetchError, describe, display_url, read_capped};
 use crate::secret::AccessToken;
 
 /// Every call to the identity provider gives up after this long.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const REQUEST_TIMEOUT: Duration = crate::http::TIMEOUT;
 /// Discovery documents and token responses larger than this are refused.
 const MAX_RESPONSE_BYTES: usize = 256 * 1024;
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -142,28 +141,19 @@ impl TokenClient {
     /// [`ClientError::Config`] when the HTTP client cannot be built with `AAD_CA_FILE`'s
     /// certificates.
     pub fn new(config: ClientConfig) -> Result<Self, ClientError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("aad-auth/", env!("CARGO_PKG_VERSION")));
-        if let Some(pem) = config.ca_pem() {
-            let ca_problem = |reason: String| ConfigError::File {
-                var: "AAD_CA_FILE",
-                path: config.ca_file().map(|p| p.display().to_string()).unwrap_or_default(),
-                reason,
-            };
-            let certificates = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| ca_problem(e.to_string()))?;
-            for certificate in certificates {
-                builder = builder.add_root_certificate(certificate);
-            }
-        }
-        let http = builder.build().map_err(|e| {
-            ClientError::Config(ConfigError::Conflict {
-                var: "AAD_CA_FILE",
-                message: format!("the HTTP client cannot be built: {}", describe(&e)),
-            })
-        })?;
+        let http =
+            http::client(config.ca_pem(), REQUEST_TIMEOUT, http::Redirects::Never).map_err(|error| match error {
+                http::ClientBuildError::CaFile(reason) => ConfigError::File {
+                    var: "AAD_CA_FILE",
+                    path: config.ca_file().map(|p| p.display().to_string()).unwrap_or_default(),
+                    reason,
+                }
+                .into(),
+                http::ClientBuildError::Build(reason) => ClientError::Config(ConfigError::Conflict {
+                    var: "AAD_CA_FILE",
+                    message: format!("the HTTP client cannot be built: {reason}"),
+                }),
+            })?;
         Ok(Self {
             inner: Arc::new(Inner { config, http, endpoints: tokio::sync::OnceCell::new() }),
             device_code_timeout: None,
@@ -223,7 +213,7 @@ impl TokenClient {
             .oauth_client(&endpoints.token)
             .set_device_authorization_url(DeviceAuthorizationUrl::from_url(device_url))
             .disable_openid_scope();
-        let send = |request| send(&self.inner.http, request);
+        let send = |request| http::send_token_request(&self.inner.http, request, MAX_RESPONSE_BYTES);
         let details: DeviceAuthorizationResponse<EntraDeviceFields> = client
             .exchange_device_code()
             .add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())))
@@ -271,7 +261,7 @@ impl TokenClient {
         self.require_secret(FLOW)?;
         let endpoints = self.endpoints().await?;
         let client = self.oauth_client(&endpoints.token);
-        let send = |request| send(&self.inner.http, request);
+        let send = |request| http::send_token_request(&self.inner.http, request, MAX_RESPONSE_BYTES);
         let response =
             client.exchange_client_credentials().add_scope(Scope::new(scope.to_owned())).request_async(&send).await;
         match response {
@@ -440,56 +430,6 @@ fn fetch_error(error: FetchError) -> ClientError {
         }
         FetchError::Invalid { url, reason } => ClientError::InvalidResponse { url, reason },
     }
-}
-
-/// A reqwest error as one line: the kind, then the chain of causes (connection refused,
-/// certificate not trusted, ...), never the URL's query.
-pub(crate) fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        return format!("no answer within {} s", REQUEST_TIMEOUT.as_secs());
-    }
-    let mut parts: Vec<String> = Vec::new();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !parts.iter().any(|seen| seen.contains(&text)) {
-            parts.push(text);
-        }
-        source = cause.source();
-    }
-    let kind = if error.is_connect() {
-        "connection failed"
-    } else if error.is_body() || error.is_decode() {
-        "the answer could not be read"
-    } else {
-        "the request failed"
-    };
-    if parts.is_empty() { kind.to_owned() } else { format!("{kind}: {}", parts.join(": ")) }
-}
-
-/// The HTTP client openidconnect calls: our reqwest client, with a size cap on the response.
-async fn send(
-    client: &reqwest::Client,
-    request: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, FetchError> {
-    let (parts, body) = request.into_parts();
-    let url = Url::parse(&parts.uri.to_string())
-        .map_err(|e| FetchError::Invalid { url: "the token endpoint".into(), reason: e.to_string() })?;
-    let shown = display_url(&url);
-    let mut response = client
-        .request(parts.method, url)
-        .headers(parts.headers)
-        .body(body)
-        .send()
-        .await
-        .map_err(|error| FetchError::Transport { url: shown.clone(), reason: describe(&error) })?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = read_capped(&mut response, &shown, MAX_RESPONSE_BYTES).await?;
-    let mut out = openidconnect::http::Response::new(body);
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    Ok(out)
 }
 
 /// Reads the discovery document and checks its endpoints: https (http for loopback hosts only)

@@ -33,7 +33,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 pub(crate) use jwks::SigningKey;
-pub use timing::{KEY_REFRESH_COOLDOWN, KeyStoreTiming};
+pub use timing::KeyStoreTiming;
 
 use crate::authority::{Authority, IssuerPolicy, ProviderMetadata};
 use crate::clock::SharedClock;

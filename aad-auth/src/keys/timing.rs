@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Unknown-`kid` refreshes happen at most this often by default (Microsoft's guidance: 5 minutes),
 /// so that tokens with made-up `kid`s cannot turn into a flood of requests to the identity provider.
-pub const KEY_REFRESH_COOLDOWN: Duration = Duration::from_secs(300);
+const KEY_REFRESH_COOLDOWN: Duration = Duration::from_secs(300);
 /// Longest pause between retries while the provider is unreachable, by default (SPEC: 30 s, so a
 /// recovered endpoint and a key published meanwhile are picked up within it).
 const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
@@ -47,6 +47,10 @@ impl Default for KeyStoreTiming {
 }
 
 impl KeyStoreTiming {
+    /// The default unknown-`kid` cooldown (5 minutes, Microsoft's guidance), for tests that step
+    /// a clock past it.
+    pub const DEFAULT_REFRESH_COOLDOWN: Duration = KEY_REFRESH_COOLDOWN;
+
     /// How long a fetched key set is fresh (`AAD_JWKS_CACHE_TTL`); at least one second.
     pub fn ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl.max(Duration::from_secs(1));

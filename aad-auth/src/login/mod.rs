@@ -21,7 +21,6 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::error::Error;
 use crate::guard::Authenticator;
 use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
@@ -54,32 +53,21 @@ impl std::fmt::Debug for Login {
 }
 
 impl Login {
+    /// `http` calls the token endpoint (no redirects).
     pub(crate) fn new(
         auth: web::Data<Authenticator>,
         sessions: Arc<Sessions>,
         pages: Arc<Pages>,
-    ) -> Result<Self, Error> {
-        let config = auth.config();
-        if !grant::scopes_name_this_api(config) {
+        http: reqwest::Client,
+    ) -> Self {
+        if !grant::scopes_name_this_api(auth.config()) {
             tracing::warn!(
-                scopes = ?config.scopes(),
+                scopes = ?auth.config().scopes(),
                 "AAD_SCOPES asks for a token of another resource: browser sessions carry no scopes, so \
                  allow_session guards with scopes(..) refuse them"
             );
         }
-        let http = reqwest::Client::builder()
-            .timeout(crate::http::TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .pool_max_idle_per_host(0);
-        let http = match config.ca_pem() {
-            Some(pem) => reqwest::Certificate::from_pem_bundle(pem)
-                .map_err(|e| Error::Setup { component: "login HTTP client", reason: e.to_string() })?
-                .into_iter()
-                .fold(http, reqwest::ClientBuilder::add_root_certificate),
-            None => http,
-        };
-        let http = http.build().map_err(|e| Error::Setup { component: "login HTTP client", reason: e.to_string() })?;
-        Ok(Self { auth, sessions, pages, http, consumed: quick_cache::sync::Cache::new(100_000) })
+        Self { auth, sessions, pages, http, consumed: quick_cache::sync::Cache::new(100_000) }
     }
 }
 

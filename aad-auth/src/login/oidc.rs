@@ -119,7 +119,7 @@ pub(crate) async fn exchange_code(
     redirect_uri: &str,
 ) -> Result<Tokens, ExchangeError> {
     let client = client(config, metadata, redirect_uri).map_err(ExchangeError::Upstream)?;
-    let send = |request| send(http_client, request);
+    let send = |request| http::send_token_request(http_client, request, MAX_TOKEN_RESPONSE_BYTES);
     let response = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
@@ -140,7 +140,7 @@ pub(crate) async fn refresh(
     redirect_uri: &str,
 ) -> Result<Tokens, ExchangeError> {
     let client = client(config, metadata, redirect_uri).map_err(ExchangeError::Upstream)?;
-    let send = |request| send(http_client, request);
+    let send = |request| http::send_token_request(http_client, request, MAX_TOKEN_RESPONSE_BYTES);
     let refresh_token = RefreshToken::new(refresh_token.to_owned());
     let mut request = client.exchange_refresh_token(&refresh_token);
     for scope in scopes(config) {
@@ -173,30 +173,4 @@ fn tokens(response: Response) -> Result<Tokens, ExchangeError> {
         }
         Err(RequestTokenError::Other(error)) => Err(ExchangeError::Upstream(error)),
     }
-}
-
-/// The HTTP client openidconnect calls: the crate's reqwest client, a timeout and a size cap on
-/// the response (openidconnect's own adapter reads any size).
-async fn send(
-    client: &reqwest::Client,
-    request: openidconnect::HttpRequest,
-) -> Result<openidconnect::HttpResponse, FetchError> {
-    let (parts, body) = request.into_parts();
-    let url = Url::parse(&parts.uri.to_string())
-        .map_err(|e| FetchError::Invalid { url: "token endpoint".into(), reason: e.to_string() })?;
-    let shown = http::display_url(&url);
-    let mut response =
-        client.request(parts.method, url).headers(parts.headers).body(body).send().await.map_err(|e| {
-            FetchError::Transport {
-                url: shown.clone(),
-                reason: if e.is_timeout() { "timed out".into() } else { e.without_url().to_string() },
-            }
-        })?;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = http::read_capped(&mut response, &shown, MAX_TOKEN_RESPONSE_BYTES).await?;
-    let mut out = openidconnect::http::Response::new(body);
-    *out.status_mut() = status;
-    *out.headers_mut() = headers;
-    Ok(out)
 }

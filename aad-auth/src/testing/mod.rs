@@ -58,6 +58,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use crate::ui::ui_preview;
 pub use clock::ManualClock;
 pub use keys::{SigningAlg, TestKey};
 /// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
