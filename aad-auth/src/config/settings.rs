@@ -7,12 +7,13 @@
 //! * the checks both paths share ([`super::validate::build`] takes the bounds of every
 //!   [`Kind::Seconds`], the route rule of every route and the file rule of every template from
 //!   here, so that a value the environment refuses is refused from the builder too);
-//! * the README's configuration table ([`readme_table`], which a test compares with
+//! * the README's configuration table (`readme_table`, test-only, which a test compares with
 //!   `README.md`).
 //!
 //! The typed builder setters and config accessors stay hand-written: they are the public API,
 //! with a signature and rustdoc of their own (`insecure_*` names, `IntoIterator` lists,
-//! `Duration`s); a test checks that each names the variable it mirrors.
+//! `Duration`s); a test checks that `config/mod.rs` names every variable of the table, and that
+//! the table's defaults for flags and durations are the builder's.
 //!
 //! Why a `macro_rules!` table rather than a plain `const` array of descriptors: each row needs a
 //! field accessor of the builder (`fn(&mut AadAuthConfigBuilder) -> &mut Duration`), a name
