@@ -58,7 +58,7 @@ mod tests {
         sanitize(Some(target), &LOGIN_ROUTES, "/")
     }
 
-    /// security-cases.md §2.5, one row each: the targets a login (or a logout, R19) may be asked to
+    /// `docs/security.md` R rows, one each: the targets a login (or a logout, R19) may be asked to
     /// return to, and where it goes.
     #[test]
     fn r01_to_r18_only_same_origin_relative_paths_are_kept() {

@@ -290,7 +290,7 @@ fn main() {
     }
     corpus.write("authorization_header", "minted", format!("Bearer {member}"));
 
-    // Redirect targets: security-cases.md §2.5 rows R1-R18.
+    // Redirect targets: `docs/security.md` rows R1-R18.
     let targets = [
         "/dashboard?tab=2#x",
         "/",

@@ -1,4 +1,4 @@
-// The browser login of issue 5, end to end in headless Chromium against a running demo
+// The browser login, end to end in headless Chromium against a running demo
 // (`examples/basic` on its local tenant, no auto user):
 //
 //   open a protected page -> the login page -> "Sign in with Microsoft" -> pick a user on the

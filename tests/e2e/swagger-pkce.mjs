@@ -1,4 +1,4 @@
-// Swagger UI's sign-in of issue 6, end to end in headless Chromium against a running demo
+// Swagger UI's sign-in, end to end in headless Chromium against a running demo
 // (`examples/basic` on its local tenant with an auto-approving user):
 //
 //   /docs -> Authorize -> the `entra_id` scheme (client id and scopes prefilled, PKCE) -> the

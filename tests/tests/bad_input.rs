@@ -1,4 +1,4 @@
-//! Hostile and malformed input, one row per case of `security-cases.md` §2.6 (D): every answer
+//! Hostile and malformed input, one row per case D of `docs/security.md`: every answer
 //! is a clean 4xx, never a panic, never an echo of the token, never a log line that could be
 //! forged.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]

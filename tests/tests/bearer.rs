@@ -1,4 +1,4 @@
-//! Bearer validation, one row per case of `security-cases.md` §2.1 (B), against a local tenant
+//! Bearer validation, one row per case B of `docs/security.md`, against a local tenant
 //! that serves discovery and the JWKS over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

@@ -1,6 +1,7 @@
-//! The contract of `cargo run --example dev_tenant`: one JSON line on stdout with every key the
-//! msal contract lists, a tenant that answers at the advertised URLs (over https with the
-//! advertised certificate), and a clean stop on SIGTERM and on SIGINT.
+//! The contract of `cargo run --example dev_tenant`: one JSON line on stdout with every key
+//! `docs/emulator.md` lists (what msal and the examples read), a tenant that answers at the
+//! advertised URLs (over https with the advertised certificate), and a clean stop on SIGTERM and
+//! on SIGINT.
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 

@@ -1,4 +1,4 @@
-//! Discovery and key-store resilience, one row per case of `security-cases.md` §2.2 (J), plus
+//! Discovery and key-store resilience, one row per case J of `docs/security.md`, plus
 //! the multi-tenant and JWKS-content cases of §2.1 (B14, B15, B22).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

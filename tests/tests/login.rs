@@ -1,5 +1,5 @@
-//! The browser login against the local tenant, one test per case of `security-cases.md` §2.3
-//! (L), §2.4 (S) and §2.5 (R) that needs the whole flow.
+//! The browser login against the local tenant, one test per case of `docs/security.md` (L
+//! login, S sessions, R redirects) that needs the whole flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod common;

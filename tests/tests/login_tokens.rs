@@ -1,5 +1,5 @@
 //! What the login does with the token endpoint's answer, against a provider whose token
-//! endpoint answers exactly what the test says: `security-cases.md` L7, L8, L10, L13, L14, L15
+//! endpoint answers exactly what the test says: `docs/security.md` L7, L8, L10, L13, L14, L15
 //! and L21.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

@@ -2,7 +2,7 @@
 //! and hands the request to its grant), the device-code endpoint, CORS for single-page apps on
 //! both, and instance discovery.
 //!
-//! Replies follow Entra field by field where clients depend on them (see the msal contract):
+//! Replies follow Entra field by field where clients depend on them (`docs/emulator.md` says which and why):
 //! errors are `{error, error_description: "AADSTS...", error_codes, ...}` with HTTP 400, or 401
 //! for `invalid_client`; a pending device code is HTTP 400 `authorization_pending`, never 429 or
 //! 5xx and never with `Retry-After`.

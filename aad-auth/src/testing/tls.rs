@@ -3,7 +3,7 @@
 //!
 //! A single self-signed certificate, not a CA and a leaf: Python 3.13 refuses a leaf without an
 //! Authority Key Identifier, which rcgen's CA-issued leaves lack, and a self-signed certificate
-//! avoids the question (see the msal contract).
+//! avoids the question (`docs/emulator.md`, TLS).
 
 use std::path::PathBuf;
 use std::sync::Arc;
