@@ -16,97 +16,11 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
 )]
 
-use std::fmt;
-
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderName};
 use url::Url;
 
-use crate::config::{AadAuthConfig, ConfigError};
-
-/// A public base fixed by the configuration: `scheme://host[:port]` and a base path (empty, or
-/// `/path` without a trailing slash).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct FixedBase {
-    origin: String,
-    path: String,
-    source: &'static str,
-}
-
-impl FixedBase {
-    /// The variable it comes from.
-    pub(crate) fn source(&self) -> &'static str {
-        self.source
-    }
-
-    fn url(&self) -> String {
-        format!("{}{}", self.origin, self.path)
-    }
-}
-
-impl fmt::Display for FixedBase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.origin, self.path)
-    }
-}
-
-/// The fixed base from `AAD_PUBLIC_BASE_URL` and `AAD_REDIRECT_URI` (already checked to be
-/// absolute http(s) URLs), `None` when neither is set. `callback` is the callback route
-/// (`/oauth/aad/redirect`).
-///
-/// # Errors
-/// `AAD_REDIRECT_URI` whose path does not end with the callback route; both set with different
-/// origins (the message names both).
-pub(crate) fn fixed_base(
-    public_base_url: Option<&Url>,
-    redirect_uri: Option<&Url>,
-    callback: &str,
-    problems: &mut Vec<ConfigError>,
-) -> Option<FixedBase> {
-    use crate::config::env::{AAD_PUBLIC_BASE_URL, AAD_REDIRECT_URI};
-    let from_redirect = redirect_uri.and_then(|uri| {
-        let Some(path) = uri.path().strip_suffix(callback) else {
-            problems.push(ConfigError::Conflict {
-                var: AAD_REDIRECT_URI,
-                message: format!(
-                    "its path must end with the callback route {callback} (after any base path the proxy adds), \
-                     because the app serves the callback there; got path {}",
-                    uri.path()
-                ),
-            });
-            return None;
-        };
-        Some(FixedBase {
-            origin: origin_of(uri),
-            path: path.trim_end_matches('/').to_owned(),
-            source: AAD_REDIRECT_URI,
-        })
-    });
-    let from_base = public_base_url.map(|url| FixedBase {
-        origin: origin_of(url),
-        path: url.path().trim_end_matches('/').to_owned(),
-        source: AAD_PUBLIC_BASE_URL,
-    });
-    match (from_base, from_redirect) {
-        (Some(base), Some(redirect)) if base.origin != redirect.origin => {
-            problems.push(ConfigError::Conflict {
-                var: AAD_PUBLIC_BASE_URL,
-                message: format!(
-                    "its origin {} differs from the origin {} of AAD_REDIRECT_URI; the app has one public origin, \
-                     so set one of them, or both to the same origin",
-                    base.origin, redirect.origin
-                ),
-            });
-            None
-        }
-        (Some(base), _) => Some(base),
-        (None, redirect) => redirect,
-    }
-}
-
-fn origin_of(url: &Url) -> String {
-    url.origin().ascii_serialization()
-}
+use crate::config::AadAuthConfig;
 
 /// `scheme://host[:port][/base path]` of the app as the browser sees it, without a trailing
 /// slash.
@@ -120,7 +34,7 @@ pub(crate) fn public_base(config: &AadAuthConfig, req: &HttpRequest) -> String {
 /// `scheme://host[:port]` of the app as the browser sees it.
 pub(crate) fn public_origin(config: &AadAuthConfig, req: &HttpRequest) -> String {
     match config.fixed_public_base() {
-        Some(base) => base.origin.clone(),
+        Some(base) => base.origin().to_owned(),
         None => request_origin(config, req),
     }
 }
@@ -244,6 +158,7 @@ mod tests {
     use actix_web::test::TestRequest;
 
     use super::*;
+    use crate::config::ConfigError;
 
     fn lookup(extra: &[(&str, &str)]) -> Result<AadAuthConfig, ConfigError> {
         let mut vars = vec![

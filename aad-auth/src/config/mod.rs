@@ -9,6 +9,7 @@
 
 pub(crate) mod env;
 mod error;
+mod public_base;
 mod settings;
 mod validate;
 
@@ -282,7 +283,7 @@ pub struct AadAuthConfig {
     pub(crate) roles: Vec<String>,
     pub(crate) redirect_uri: Option<Url>,
     pub(crate) public_base_url: Option<Url>,
-    pub(crate) fixed_public_base: Option<crate::public_origin::FixedBase>,
+    pub(crate) fixed_public_base: Option<public_base::FixedBase>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) trusted_origins: Vec<String>,
     pub(crate) prompt: Option<String>,
@@ -419,7 +420,7 @@ impl AadAuthConfig {
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
     /// The public base fixed by `AAD_PUBLIC_BASE_URL` or `AAD_REDIRECT_URI`, if either is set.
-    pub(crate) fn fixed_public_base(&self) -> Option<&crate::public_origin::FixedBase> {
+    pub(crate) fn fixed_public_base(&self) -> Option<&public_base::FixedBase> {
         self.fixed_public_base.as_ref()
     }
     /// `prompt` for the authorize request (`AAD_PROMPT`).
@@ -704,7 +705,7 @@ impl AadAuthConfigBuilder {
             }
             None => {
                 self.session_secret_problem =
-                    Some(ConfigError::invalid_secret(settings::SESSION_SECRET, env::SESSION_SECRET_EXPECTED));
+                    Some(ConfigError::invalid_secret(settings::SESSION_SECRET, settings::SESSION_SECRET_EXPECTED));
             }
         }
         self

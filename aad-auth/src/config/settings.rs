@@ -28,7 +28,11 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{AadAuthConfigBuilder, ConfigError, env};
+use super::{AadAuthConfigBuilder, ConfigError};
+
+mod readers;
+
+pub(crate) use readers::SESSION_SECRET_EXPECTED;
 
 /// How a variable's value is read, and where it lands in the builder.
 #[derive(Clone, Copy)]
@@ -82,11 +86,11 @@ impl Setting {
             Kind::Path(field) | Kind::File(field) => *field(builder) = Some(PathBuf::from(value)),
             Kind::List(field) => {
                 *field(builder) =
-                    env::parse_list(value).map_err(|()| ConfigError::invalid(self.var, LIST_EXPECTED, value))?;
+                    readers::parse_list(value).map_err(|()| ConfigError::invalid(self.var, LIST_EXPECTED, value))?;
             }
             Kind::Flag(field) => {
                 *field(builder) =
-                    env::parse_bool(value).ok_or_else(|| ConfigError::invalid(self.var, FLAG_EXPECTED, value))?;
+                    readers::parse_bool(value).ok_or_else(|| ConfigError::invalid(self.var, FLAG_EXPECTED, value))?;
             }
             // The bounds are checked by `validate`, for the builder's values too.
             Kind::Seconds { expected, field, .. } => {
@@ -199,7 +203,7 @@ settings! {
         "application (client) id, a GUID";
     AAD_TENANT_ID: text(tenant_id, "required") =>
         "tenant GUID or domain; `organizations`/`common` = multi-tenant";
-    AAD_CLIENT_SECRET: custom(env::read_client_secret, "none") =>
+    AAD_CLIENT_SECRET: custom(readers::read_client_secret, "none") =>
         "client secret (browser login, on-behalf-of, client credentials)";
     AAD_AUTHORITY_HOST: text(authority_host, "`https://login.microsoftonline.com`") =>
         "national clouds, B2C/CIAM hosts, the local tenant; `http://` only for localhost";
@@ -217,7 +221,7 @@ settings! {
         "tenants (`tid`, GUIDs) a multi-tenant app accepts";
     AAD_ALLOW_ANY_TENANT: flag(allow_any_tenant, false) =>
         "multi-tenant without an allow-list (any tenant, including an attacker's)";
-    AAD_TOKEN_VERSIONS: custom(env::read_token_versions, "`1,2`") =>
+    AAD_TOKEN_VERSIONS: custom(readers::read_token_versions, "`1,2`") =>
         "accepted access-token versions";
     AAD_SCOPES: list(scopes, "`{client id}/.default`") =>
         "scopes the login and Swagger request";
@@ -278,11 +282,11 @@ settings! {
         "replaces the user page's template";
     AUTH_ERROR_TEMPLATE_FILE: file(ui.error_template, "built in") =>
         "replaces the error page's template";
-    SESSION_SECRET: custom(env::read_session_secret, "required outside dev mode") =>
+    SESSION_SECRET: custom(readers::read_session_secret, "required outside dev mode") =>
         "64+ random bytes, base64 (`openssl rand -base64 64`)";
-    SESSION_COOKIE: custom(env::read_cookie_name, "`session`") =>
+    SESSION_COOKIE: custom(readers::read_cookie_name, "`session`") =>
         "cookie name";
-    SESSION_SAME_SITE: custom(env::read_same_site, "`lax`") =>
+    SESSION_SAME_SITE: custom(readers::read_same_site, "`lax`") =>
         "`lax`, `strict` or `none`";
     SESSION_HTTPS_ONLY: flag(session.https_only, true) =>
         "`Secure` cookies";
@@ -291,7 +295,7 @@ settings! {
     SESSION_IDLE_TIMEOUT: seconds(session.idle_timeout, 1800, 60..=31622400) =>
         "a session unused this long ends (OWASP ASVS level 2's 30 minutes); set it to \
          `SESSION_MAX_AGE` to bound sessions by age only";
-    SESSION_STORE: custom(env::read_store, "`cookie`") =>
+    SESSION_STORE: custom(readers::read_store, "`cookie`") =>
         "`cookie` (encrypted cookie, tokens in this process's memory), `redis://[:password@]host:port/db` or \
          `rediss://...` (TLS, as Azure Cache for Redis requires: sessions and tokens shared by every instance). \
          The password is never printed; a wrong one or a TLS failure refuses to start; Redis away while \

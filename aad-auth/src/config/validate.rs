@@ -288,7 +288,7 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
     let fixed_public_base = if reported(&problems, &[OAUTH_BASE_ROUTE]) {
         None
     } else {
-        crate::public_origin::fixed_base(
+        super::public_base::fixed_base(
             public_base_url.as_ref(),
             redirect_uri.as_ref(),
             &builder.routes.oauth_callback(),
