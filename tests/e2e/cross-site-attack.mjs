@@ -1,4 +1,4 @@
-// A cross-site request forgery attempt of issue 13, in headless Chromium against a running demo
+// A cross-site request forgery attempt, in headless Chromium against a running demo
 // (`examples/basic` on its local tenant, the session cookie Lax):
 //
 //   sign in on the demo (pick a user on the tenant's page) -> an attack page on another loopback

@@ -4,9 +4,9 @@
 //!
 //! * `login-flow.mjs`: protected page, login page, the tenant's account picker, back
 //!   signed in, the user page and its token (accepted by the API as a bearer token), sign-out;
-//!   with `SESSION_SAME_SITE` `lax` and `strict` (issue 13), the app on `localhost` so that the
+//!   with `SESSION_SAME_SITE` `lax` and `strict`, the app on `localhost` so that the
 //!   tenant (on 127.0.0.1) is another site, as Entra ID is.
-//! * `cross-site-attack.mjs` (issue 13): signed in, attack pages on a same-site sibling origin and
+//! * `cross-site-attack.mjs`: signed in, attack pages on a same-site sibling origin and
 //!   on another site try a form POST and `fetch` with credentials against `POST /notes`; all fail,
 //!   while the same note from the demo's own page is added.
 //! * `swagger-pkce.mjs`: Swagger UI's Authorize with PKCE against the tenant (an

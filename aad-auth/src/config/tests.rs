@@ -294,7 +294,7 @@ fn same_site_none_without_secure_cookies_refuses_to_start_from_either_path() {
     assert!(message.contains("SESSION_SAME_SITE"), "{message}");
 }
 
-// The settings table (issue 14): one source for the environment reader, the shared checks and
+// The settings table: one source for the environment reader, the shared checks and
 // the README.
 
 #[test]
