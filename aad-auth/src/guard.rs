@@ -127,15 +127,21 @@ impl Authenticator {
     }
 
     /// The session user of the request, if a login session is present (once per request).
+    ///
+    /// The session store's futures (about 8 KB) are boxed, and only when the session is read:
+    /// inline, they would make every guard's future that large, and each bearer request would
+    /// copy those 8 KB when actix boxes the handler's extractor future.
     async fn request_session(&self, req: &HttpRequest, cache: &RequestAuth) -> Result<Option<User>, AuthError> {
+        let Some(sessions) = &self.sessions else { return Ok(None) };
         cache
             .session
-            .get_or_init(|| async {
-                let Some(sessions) = &self.sessions else { return Ok(None) };
-                match sessions.read(req).await.map_err(|_| AuthError::SessionUnavailable)? {
-                    Some(record) => Ok(Some(sessions.user_of(record).await)),
-                    None => Ok(None),
-                }
+            .get_or_init(|| {
+                Box::pin(async {
+                    match sessions.read(req).await.map_err(|_| AuthError::SessionUnavailable)? {
+                        Some(record) => Ok(Some(sessions.user_of(record).await)),
+                        None => Ok(None),
+                    }
+                })
             })
             .await
             .clone()
