@@ -26,22 +26,29 @@ pub(crate) fn bearer_token(req: &HttpRequest) -> Result<Option<&str>, AuthError>
     if headers.next().is_some() {
         return Err(AuthError::InvalidRequest("More than one Authorization header was sent."));
     }
+    let not_ascii = || AuthError::InvalidToken(TokenError::Malformed("header is not ASCII"));
     // What `HeaderValue::to_str` accepts: visible ASCII, space and tab.
-    let bytes = value.as_bytes();
-    let value = std::str::from_utf8(bytes)
-        .ok()
-        .filter(|_| !any_byte(bytes, |b| !(b == b'\t' || (0x20..0x7f).contains(&b))))
-        .ok_or(AuthError::InvalidToken(TokenError::Malformed("header is not ASCII")))?;
+    let outside_header = |b: u8| !(b == b'\t' || (0x20..0x7f).contains(&b));
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| not_ascii())?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if any_byte(scheme.as_bytes(), outside_header) {
+        return Err(not_ascii());
+    }
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(None);
+        return if any_byte(rest.as_bytes(), outside_header) { Err(not_ascii()) } else { Ok(None) };
+    }
+    // One pass over the token for both checks: visible ASCII other than space (no tab either).
+    // Only a token that fails it is looked at again, to tell which error it is.
+    let token = rest;
+    let one_token = !any_byte(token.as_bytes(), |b| !(0x21..0x7f).contains(&b));
+    if !one_token && any_byte(token.as_bytes(), outside_header) {
+        return Err(not_ascii());
     }
     if has_query_token(req) {
         return Err(AuthError::InvalidRequest("The access token was sent by more than one method."));
     }
     // One space, then one token68 (RFC 6750 §2.1): extra spaces make it malformed, not lenient.
-    let token = rest;
-    if token.is_empty() || any_byte(token.as_bytes(), |b| b == b' ' || b == b'\t') {
+    if token.is_empty() || !one_token {
         return Err(AuthError::InvalidToken(TokenError::Malformed("bearer credential is not one token")));
     }
     Ok(Some(token))
@@ -96,6 +103,16 @@ mod tests {
             .append_header(("authorization", "Bearer a"))
             .append_header(("authorization", "Bearer b"));
         assert!(matches!(extract(twice), Err(AuthError::InvalidRequest(_))));
+        // Non-ASCII text anywhere is refused as not ASCII, whatever the scheme, before the query
+        // is looked at.
+        let not_ascii = Err(AuthError::InvalidToken(TokenError::Malformed("header is not ASCII")));
+        for bad in ["Basic ab\u{e9}", "Be\u{e9}arer abc", "Bearer a b\u{e9}", "Bearer \u{e9}", "Bearer\u{e9} abc"] {
+            let value = actix_web::http::header::HeaderValue::from_bytes(bad.as_bytes()).unwrap();
+            let req = TestRequest::with_uri("/x?access_token=abc").insert_header(("authorization", value));
+            assert_eq!(extract(req), not_ascii, "{bad:?}");
+        }
+        let spaced = TestRequest::with_uri("/x?access_token=abc").insert_header(("authorization", "Bearer a b"));
+        assert!(matches!(extract(spaced), Err(AuthError::InvalidRequest(_))));
         let both = TestRequest::with_uri("/x?access_token=abc").insert_header(("authorization", "Bearer abc"));
         assert!(matches!(extract(both), Err(AuthError::InvalidRequest(_))));
         assert_eq!(extract(TestRequest::with_uri("/x?access_token=abc")), Ok(None));
