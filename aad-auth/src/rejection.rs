@@ -49,14 +49,7 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
     };
     let mut response = match html {
         Some(page) => page,
-        None => HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(ErrorBody {
-            error: error.code().unwrap_or(match error {
-                AuthError::MissingCredentials => "unauthorized",
-                _ => "server_error",
-            }),
-            error_description: error.description(),
-            status: status.as_u16(),
-        }),
+        None => json_response(error),
     };
     if let Some(challenge) = challenge(error, context.realm) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
@@ -139,18 +132,22 @@ impl ResponseError for AuthRejection {
     }
 
     fn error_response(&self) -> HttpResponse {
-        self.response.borrow_mut().take().unwrap_or_else(|| {
-            // Asked twice (not by actix): the status and the fixed description, without the
-            // headers of the first answer.
-            HttpResponse::build(self.error.status()).insert_header((header::CACHE_CONTROL, "no-store")).json(
-                ErrorBody {
-                    error: self.error.code().unwrap_or("server_error"),
-                    error_description: self.error.description(),
-                    status: self.error.status().as_u16(),
-                },
-            )
-        })
+        // Asked twice (not by actix): the JSON answer, without the first answer's headers.
+        self.response.borrow_mut().take().unwrap_or_else(|| json_response(&self.error))
     }
+}
+
+/// The one JSON error shape as a response: the error's status, `no-store`.
+fn json_response(error: &AuthError) -> HttpResponse {
+    let status = error.status();
+    HttpResponse::build(status).insert_header((header::CACHE_CONTROL, "no-store")).json(ErrorBody {
+        error: error.code().unwrap_or(match error {
+            AuthError::MissingCredentials => "unauthorized",
+            _ => "server_error",
+        }),
+        error_description: error.description(),
+        status: status.as_u16(),
+    })
 }
 
 /// The one JSON error shape.
