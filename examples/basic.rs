@@ -27,6 +27,7 @@ use std::sync::Mutex;
 use aad_auth::testing::{Tenant, TenantBuilder};
 use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, api_auth_required, auth_required};
 use actix_web::{App, HttpResponse, HttpServer, Responder, get, post, web};
+use minijinja::HtmlEscape;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::OpenApi;
@@ -38,10 +39,6 @@ use utoipa::OpenApi;
     paths(hello, add_note, list_notes, test_auth_decorator, admin)
 )]
 struct ApiDoc;
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
 
 fn page(title: &str, body: &str) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
@@ -55,7 +52,7 @@ fn page(title: &str, body: &str) -> HttpResponse {
 #[get("/")]
 async fn home(auth_state: AuthenticationState) -> impl Responder {
     match auth_state.user() {
-        Some(user) => page(&format!("Hello, {}", escape(user.display_name())), "<p>You are signed in.</p>"),
+        Some(user) => page(&format!("Hello, {}", HtmlEscape(user.display_name())), "<p>You are signed in.</p>"),
         None => page("Hello, guest", "<p><a href=\"/login\">Sign in</a> to see more.</p>"),
     }
 }
@@ -152,7 +149,7 @@ async fn test_auth_decorator(auth_state: AuthenticationState, query: web::Query<
 #[get("/test")]
 #[auth_required]
 async fn test(auth_state: AuthenticationState) -> impl Responder {
-    let name = auth_state.user().map(|u| escape(u.display_name())).unwrap_or_default();
+    let name = auth_state.user().map(|u| HtmlEscape(u.display_name()).to_string()).unwrap_or_default();
     page("Protected page", &format!("<p id=\"user\">Signed in as {name}</p>"))
 }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::config::{AadAuthConfig, Tenant, is_guid, is_loopback};
+use crate::log_safe::clip_at;
 
 /// The `{tenantid}` placeholder of Entra's multi-tenant issuer template.
 pub(crate) const TENANT_TEMPLATE: &str = "{tenantid}";
@@ -83,7 +84,7 @@ impl Authority {
         let raw: RawMetadata = serde_json::from_slice(body).map_err(|e| format!("not a discovery document: {e}"))?;
         match &self.expected {
             ExpectedIssuer::Exact(expected) if raw.issuer != *expected => {
-                return Err(format!("issuer {:?} is not the expected {expected:?}", clip(&raw.issuer)));
+                return Err(format!("issuer \"{}\" is not the expected {expected:?}", clip_at(&raw.issuer, 120)));
             }
             ExpectedIssuer::HostWithGuid(host) => {
                 let guid = raw
@@ -92,7 +93,7 @@ impl Authority {
                     .and_then(|rest| rest.strip_prefix('/'))
                     .and_then(|rest| rest.strip_suffix("/v2.0"));
                 if !guid.is_some_and(is_guid) {
-                    return Err(format!("issuer {:?} is not {host}/<tenant GUID>/v2.0", clip(&raw.issuer)));
+                    return Err(format!("issuer \"{}\" is not {host}/<tenant GUID>/v2.0", clip_at(&raw.issuer, 120)));
                 }
             }
             _ => {}
@@ -277,8 +278,4 @@ fn split_origin(issuer: &str) -> (&str, &str) {
         Some((host, path)) => (issuer.get(..after_scheme.saturating_add(host.len())).unwrap_or(issuer), path),
         None => (issuer, ""),
     }
-}
-
-fn clip(value: &str) -> String {
-    value.chars().take(120).flat_map(char::escape_debug).collect()
 }

@@ -3,9 +3,14 @@
 
 /// At most 64 characters, control characters and quotes escaped.
 pub(crate) fn clip(value: &str) -> String {
-    const MAX: usize = 64;
-    let mut out: String = value.chars().take(MAX).flat_map(char::escape_debug).collect();
-    if value.chars().nth(MAX).is_some() {
+    clip_at(value, 64)
+}
+
+/// At most `max` characters (then `…`), control characters and quotes escaped: for messages
+/// that show more of a value than a log line does (configuration errors).
+pub(crate) fn clip_at(value: &str, max: usize) -> String {
+    let mut out: String = value.chars().take(max).flat_map(char::escape_debug).collect();
+    if value.chars().nth(max).is_some() {
         out.push('…');
     }
     out

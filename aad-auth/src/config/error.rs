@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::log_safe::clip_at;
+
 /// A configuration value that is missing, malformed or inconsistent.
 ///
 /// Every variant names the environment variable (the same name is used when the value was set
@@ -79,7 +81,7 @@ impl ConfigError {
     }
 
     pub(crate) fn invalid(var: &'static str, expected: &'static str, got: &str) -> Self {
-        Self::Invalid { var, expected, got: Some(shorten(got)) }
+        Self::Invalid { var, expected, got: Some(clip_at(got, 80)) }
     }
 
     pub(crate) fn invalid_secret(var: &'static str, expected: &'static str) -> Self {
@@ -94,17 +96,6 @@ impl ConfigError {
             _ => Err(Self::Several(problems)),
         }
     }
-}
-
-/// Values are echoed only shortened and with control characters escaped, so a pasted token or a
-/// terminal escape sequence in an env file cannot flood or corrupt the log.
-fn shorten(value: &str) -> String {
-    const MAX: usize = 80;
-    let mut out: String = value.chars().take(MAX).flat_map(char::escape_debug).collect();
-    if value.chars().count() > MAX {
-        out.push('…');
-    }
-    out
 }
 
 struct Got<'a>(Option<&'a str>);

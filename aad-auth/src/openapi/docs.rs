@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use minijinja::HtmlEscape;
 use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::{Config, oauth};
 
@@ -110,7 +111,7 @@ fn serve_swagger(path: &str, config: Arc<Config<'static>>) -> HttpResponse {
 }
 
 async fn redoc_page(docs: web::Data<Docs>) -> HttpResponse {
-    let title = html_escape(&docs.title);
+    let title = HtmlEscape(&docs.title);
     let page = format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <title>{title} · ReDoc</title>\n</head>\n<body>\n<redoc spec-url=\"{OPENAPI_PATH}\"></redoc>\n\
@@ -128,8 +129,4 @@ async fn redoc_js() -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .body(REDOC_JS)
-}
-
-fn html_escape(value: &str) -> String {
-    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

@@ -14,6 +14,7 @@
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use minijinja::HtmlEscape;
 
 use super::flows::{AuthCode, CODE_SECONDS};
 use super::proto::{OAuthError, Params, fault_response, param, parse_params, resolve_tenant, tenant_not_found};
@@ -45,22 +46,6 @@ const CARRIED: [&str; 12] = [
 // ---------------------------------------------------------------------------------------------
 // HTML
 
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "body{font-family:system-ui,sans-serif;background:#f3f2f1;margin:0}\
 main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;box-shadow:0 2px 6px rgba(0,0,0,.2)}\
 h1{font-size:1.4rem;font-weight:600}ul{list-style:none;padding:0}li{margin:.5rem 0}\
@@ -76,8 +61,8 @@ fn page(status: actix_web::http::StatusCode, shared: &Shared, title: &str, body:
          content=\"width=device-width, initial-scale=1\"><title>{title} · local Entra ID tenant</title><style>{STYLE}\
          </style></head><body><main><h1>{title}</h1>{body}<footer><p>Local Entra ID tenant {tenant} (aad-auth \
          testing emulator)</p></footer></main></body></html>",
-        title = escape(title),
-        tenant = escape(&shared.tenant_id),
+        title = HtmlEscape(title),
+        tenant = HtmlEscape(&shared.tenant_id),
     );
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -93,15 +78,15 @@ fn page(status: actix_web::http::StatusCode, shared: &Shared, title: &str, body:
 fn error_page(shared: &Shared, error: &OAuthError) -> HttpResponse {
     let body = format!(
         "<p class=\"error\">Sorry, but we're having trouble signing you in.</p><p><b>{}</b></p><p>AADSTS{}: {}</p>",
-        escape(error.error),
+        HtmlEscape(error.error),
         error.code,
-        escape(&error.description)
+        HtmlEscape(&error.description)
     );
     page(actix_web::http::StatusCode::BAD_REQUEST, shared, "Sign-in error", &body)
 }
 
 fn hidden(name: &str, value: &str) -> String {
-    format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", escape(name), escape(value))
+    format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", HtmlEscape(name), HtmlEscape(value))
 }
 
 /// `Location` = `uri` with `pairs` added to its query.
@@ -327,7 +312,7 @@ fn sign_in(req: &HttpRequest, shared: &Shared, request: Authorize, user: &TestUs
 fn picker(req: &HttpRequest, shared: &Shared, request: &Authorize, params: &Params) -> HttpResponse {
     let carried: String =
         CARRIED.iter().filter_map(|name| params.get(*name).map(|value| hidden(name, value))).collect();
-    let action = escape(req.path());
+    let action = HtmlEscape(req.path());
     let hint = request.login_hint.as_deref().and_then(|hint| find_user(shared, hint)).map(|user| user.oid.clone());
     let mut items = String::new();
     for user in &shared.users {
@@ -337,15 +322,15 @@ fn picker(req: &HttpRequest, shared: &Shared, request: &Authorize, params: &Para
             "<li><form method=\"post\" action=\"{action}\">{carried}{}<button type=\"submit\" \
              name=\"emulator_action\" value=\"signin\"{focus}>{}{tag}<small>{}</small></button></form></li>",
             hidden("emulator_user", &user.oid),
-            escape(&user.name),
-            escape(&user.username),
+            HtmlEscape(&user.name),
+            HtmlEscape(&user.username),
         ));
     }
     let body = format!(
         "<p>Pick an account to continue to <b>{}</b>.</p><ul>{items}</ul><form method=\"post\" \
          action=\"{action}\">{carried}<button class=\"secondary\" type=\"submit\" name=\"emulator_action\" \
          value=\"cancel\">Cancel</button></form>",
-        escape(&request.app.name)
+        HtmlEscape(&request.app.name)
     );
     page(actix_web::http::StatusCode::OK, shared, "Pick an account", &body)
 }
@@ -467,7 +452,7 @@ pub(crate) async fn logout(req: HttpRequest, shared: web::Data<Shared>, path: we
             Some(uri) => format!(
                 "<p class=\"error\">The post_logout_redirect_uri '{}' is not registered for the application, so you \
                  stay here.</p>",
-                escape(&clip(uri))
+                HtmlEscape(&clip(uri))
             ),
             None => String::new(),
         };
@@ -509,7 +494,7 @@ pub(crate) async fn device_submit(shared: web::Data<Shared>, body: web::Bytes) -
     let app_name = shared.app(&pending.client_id).map_or(pending.client_id.clone(), |app| app.name.clone());
     if param(&params, "emulator_action") == Some("cancel") {
         shared.flows.decide_device(user_code, None, now);
-        let body = format!("<p>You declined to sign in to <b>{}</b> on your device.</p>", escape(&app_name));
+        let body = format!("<p>You declined to sign in to <b>{}</b> on your device.</p>", HtmlEscape(&app_name));
         return page(actix_web::http::StatusCode::OK, &shared, "Sign-in declined", &body);
     }
     let user = param(&params, "emulator_user").and_then(|oid| shared.users.iter().find(|user| user.oid == oid));
@@ -517,8 +502,8 @@ pub(crate) async fn device_submit(shared: web::Data<Shared>, body: web::Bytes) -
         shared.flows.decide_device(user_code, Some(user.oid.clone()), now);
         let body = format!(
             "<p>{} signed in to <b>{}</b> on your device. You may now close this window.</p>",
-            escape(&user.username),
-            escape(&app_name)
+            HtmlEscape(&user.username),
+            HtmlEscape(&app_name)
         );
         return page(actix_web::http::StatusCode::OK, &shared, "You're signed in", &body);
     }
@@ -529,16 +514,16 @@ pub(crate) async fn device_submit(shared: web::Data<Shared>, body: web::Bytes) -
             "<li><form method=\"post\" action=\"/device\">{code}{}<button type=\"submit\" name=\"emulator_action\" \
              value=\"signin\">{}<small>{}</small></button></form></li>",
             hidden("emulator_user", &user.oid),
-            escape(&user.name),
-            escape(&user.username),
+            HtmlEscape(&user.name),
+            HtmlEscape(&user.username),
         ));
     }
     let body = format!(
         "<p><b>{}</b> wants to sign you in (scopes: {}). Pick an account.</p><ul>{items}</ul><form method=\"post\" \
          action=\"/device\">{code}<button class=\"secondary\" type=\"submit\" name=\"emulator_action\" \
          value=\"cancel\">Cancel</button></form>",
-        escape(&app_name),
-        escape(&pending.scope)
+        HtmlEscape(&app_name),
+        HtmlEscape(&pending.scope)
     );
     page(actix_web::http::StatusCode::OK, &shared, "Pick an account", &body)
 }

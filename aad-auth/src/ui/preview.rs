@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse};
+use minijinja::HtmlEscape;
 
 use super::{ErrorView, LoginView, LogoutView, Pages, SignedOutView, UserView};
 use crate::config::{AadAuthConfig, RouteConfig};
@@ -157,7 +158,7 @@ fn index(pages: &Pages, routes: &RouteConfig) -> HttpResponse {
     ];
     let items: String = links
         .iter()
-        .map(|(href, label)| format!("<li><a href=\"{}\">{}</a></li>", escape(href), escape(label)))
+        .map(|(href, label)| format!("<li><a href=\"{}\">{}</a></li>", HtmlEscape(href), HtmlEscape(label)))
         .collect();
     let css = pages.asset_urls.get("css").map(String::as_str).unwrap_or_default();
     let body = format!(
@@ -166,7 +167,7 @@ fn index(pages: &Pages, routes: &RouteConfig) -> HttpResponse {
          <title>Login UI preview</title><link rel=\"stylesheet\" href=\"{}\"></head><body><main class=\"page\">\
          <div class=\"card card-narrow\"><h1>Login UI preview</h1>\
          <p class=\"lead\">Every page of the login UI with sample data.</p><ul>{items}</ul></div></main></body></html>",
-        escape(css)
+        HtmlEscape(css)
     );
     pages.html_response(StatusCode::OK, body)
 }
@@ -241,9 +242,4 @@ fn see_other(location: &str) -> HttpResponse {
 
 fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
-}
-
-/// HTML escaping for the index page's few fixed strings.
-fn escape(value: &str) -> String {
-    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
