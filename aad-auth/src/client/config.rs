@@ -5,16 +5,13 @@ use std::path::{Path, PathBuf};
 
 use url::Url;
 
+// The same names (and default host) as the API side's settings table.
+use crate::config::settings::{
+    AAD_AUTHORITY_HOST, AAD_CA_FILE, AAD_CLIENT_ID, AAD_CLIENT_SECRET, AAD_OPENID_CONFIG_URL, AAD_TENANT_ID,
+    DEFAULT_AUTHORITY_HOST,
+};
 use crate::config::{AadAuthConfig, ConfigError, Tenant, is_loopback};
 use crate::secret::ClientSecret;
-
-const AAD_CLIENT_ID: &str = "AAD_CLIENT_ID";
-const AAD_TENANT_ID: &str = "AAD_TENANT_ID";
-const AAD_CLIENT_SECRET: &str = "AAD_CLIENT_SECRET";
-const AAD_AUTHORITY_HOST: &str = "AAD_AUTHORITY_HOST";
-const AAD_OPENID_CONFIG_URL: &str = "AAD_OPENID_CONFIG_URL";
-const AAD_CA_FILE: &str = "AAD_CA_FILE";
-const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
 /// The calling app and its tenant: what the token helpers of [`crate::client`] need.
 ///

@@ -10,7 +10,7 @@
 pub(crate) mod env;
 mod error;
 mod public_base;
-mod settings;
+pub(crate) mod settings;
 mod validate;
 
 use std::net::IpAddr;

@@ -187,6 +187,9 @@ macro_rules! setting {
     };
 }
 
+/// Microsoft's global authority host, `AAD_AUTHORITY_HOST`'s default.
+pub(crate) const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
+
 /// The table: `NAME: kind(builder field, default[, bounds]) => "meaning";`. Defines a constant
 /// per name and [`SETTINGS`].
 macro_rules! settings {

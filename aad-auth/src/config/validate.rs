@@ -8,8 +8,6 @@ use url::Url;
 use super::settings::*;
 use super::{AadAuthConfig, AadAuthConfigBuilder, ConfigError, PROMPTS, SameSite, Tenant, TokenVersions, is_guid};
 
-const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
-
 /// Whether a URL points at this machine (where plain http is acceptable).
 pub(crate) fn is_loopback(url: &Url) -> bool {
     match url.host() {
