@@ -105,48 +105,15 @@ pub fn redirect_target_holds(target: &str) -> bool {
     sanitized && current
 }
 
-/// The variables `config_values_hold` may set: every one but those naming files (`AAD_CA_FILE`,
-/// the template and logo files), so that no input reads the file system.
-pub const CONFIG_VARIABLES: [&str; 38] = [
-    "AAD_CLIENT_ID",
-    "AAD_TENANT_ID",
-    "AAD_CLIENT_SECRET",
-    "AAD_AUTHORITY_HOST",
-    "AAD_OPENID_CONFIG_URL",
-    "AAD_API_AUDIENCE",
-    "AAD_CLIENT_APP_IDS",
-    "AAD_ALLOWED_TENANTS",
-    "AAD_ALLOW_ANY_TENANT",
-    "AAD_TOKEN_VERSIONS",
-    "AAD_SCOPES",
-    "AAD_ROLES",
-    "AAD_REDIRECT_URI",
-    "AAD_PUBLIC_BASE_URL",
-    "AAD_TRUSTED_PROXIES",
-    "AAD_PROMPT",
-    "AAD_DOMAIN_HINT",
-    "AAD_CLOCK_SKEW_SECONDS",
-    "AAD_JWKS_CACHE_TTL",
-    "AAD_JWKS_STALE_TTL",
-    "AAD_ALLOW_GUESTS",
-    "AUTH_ENABLED",
-    "AUTH_DEV_MODE",
-    "AUTH_LOGIN_UI_ROUTE",
-    "OAUTH_BASE_ROUTE",
-    "AUTH_LOGOUT_ROUTE",
-    "AUTH_USER_ROUTE",
-    "APP_HOME_ROUTE",
-    "AUTH_POST_LOGOUT_ROUTE",
-    "AUTH_LOGIN_STATIC_PATH",
-    "APP_NAME",
-    "SESSION_SECRET",
-    "SESSION_COOKIE",
-    "SESSION_SAME_SITE",
-    "SESSION_HTTPS_ONLY",
-    "SESSION_MAX_AGE",
-    "SESSION_IDLE_TIMEOUT",
-    "SESSION_STORE",
-];
+/// The variables `config_values_hold` may set: every setting of the configuration table but
+/// those naming files (`AAD_CA_FILE`, the template and logo files), so that no input reads the
+/// file system.
+pub fn config_variables() -> &'static [&'static str] {
+    static VARIABLES: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        crate::config::settings::SETTINGS.iter().filter(|s| !s.names_a_file()).map(|s| s.var).collect()
+    });
+    &VARIABLES
+}
 
 /// Variables whose values must never appear in an error message (a session store URL may carry
 /// a password).
@@ -158,18 +125,19 @@ const MIN_SECRET_LEN: usize = 12;
 
 /// Reads a configuration (`AadAuthConfig::from_lookup`, which runs the list, flag and duration
 /// parsers of `config::env` and the checks of `config::validate`) from `input`: one variable a
-/// line, `NAME=value` for a name in [`CONFIG_VARIABLES`], otherwise the whole line is the value
+/// line, `NAME=value` for a name in [`config_variables`], otherwise the whole line is the value
 /// of the variable at the line's index. `AAD_CLIENT_ID` and `AAD_TENANT_ID` default to GUIDs so
 /// that the other checks are reached. Returns whether the contract holds: an accepted
 /// configuration has its durations in range and its lists free of empty or untrimmed items, and
 /// an error message never carries the value of a secret variable.
 pub fn config_values_hold(input: &str) -> bool {
+    let variables = config_variables();
     let mut values: Vec<(&str, String)> = Vec::new();
     for (index, line) in input.split('\n').enumerate() {
         match line.split_once('=') {
-            Some((name, value)) if CONFIG_VARIABLES.contains(&name) => values.push((name, value.to_owned())),
+            Some((name, value)) if variables.contains(&name) => values.push((name, value.to_owned())),
             _ => {
-                let name = CONFIG_VARIABLES.get(index % CONFIG_VARIABLES.len()).copied().unwrap_or_default();
+                let name = variables.get(index % variables.len().max(1)).copied().unwrap_or_default();
                 values.push((name, line.to_owned()));
             }
         }

@@ -79,6 +79,11 @@ pub(crate) const FLAG_EXPECTED: &str = "true or false (also 1/0, yes/no, on/off)
 pub(crate) const ROUTE_EXPECTED: &str = "a path starting with a single `/`, without query or fragment";
 
 impl Setting {
+    /// Whether the value names a file the reader opens (`AAD_CA_FILE`, templates, the logo).
+    pub(crate) fn names_a_file(&self) -> bool {
+        matches!(self.kind, Kind::Path(_) | Kind::File(_))
+    }
+
     /// Applies a non-empty, trimmed value to the builder.
     pub(crate) fn read(&self, builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
         match self.kind {
