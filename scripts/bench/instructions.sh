@@ -40,57 +40,24 @@ DIR=${INSTR_DIR:-$TARGET/bench-instructions}
 TOP=${INSTR_TOP:-25}
 CLIENT=scripts/bench/instructions_client.py
 
-die() { echo "error: $*" >&2; exit 1; }
+# shellcheck source=scripts/bench/common.sh
+. scripts/bench/common.sh
 
 # --- tools --------------------------------------------------------------------------------------
-if ! command -v valgrind >/dev/null || ! command -v callgrind_control >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "valgrind is missing; installing the Debian package" >&2
-    apt-get install -y valgrind >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y valgrind >/dev/null; } \
-      || die "could not install valgrind (apt-get install valgrind)"
-  else
-    die "valgrind is not installed: install the Debian package 'valgrind' (sudo apt-get install valgrind)"
-  fi
-fi
+require_debian_tool valgrind valgrind
+require_debian_tool callgrind_control valgrind
 command -v python3 >/dev/null || die "python3 is not installed"
 command -v curl >/dev/null || die "curl is not installed (apt-get install curl)"
 
 mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 rm -f "$DIR"/callgrind.out.*
-echo "building (release)..." >&2
-cargo build --release -q -p aad-auth-examples --example bench_server --example mint_tokens
-BIN=$TARGET/release/examples
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+build_bench_binaries
 
 # --- the identity provider and the tokens ------------------------------------------------------
 MINT_COUNT=1
 [ "$DISTINCT" = 1 ] && MINT_COUNT=$((RUNS * (WARMUP + REQUESTS)))
-echo "signing $MINT_COUNT tokens..." >&2
-: >"$DIR/mint.json"
-MINT_TENANT_PORT=$TENANT_PORT MINT_STATUS_PORT=$STATUS_PORT MINT_COUNT=$MINT_COUNT MINT_DIR=$DIR \
-  "$BIN/mint_tokens" >"$DIR/mint.json" 2>"$DIR/mint.log" &
-MINT_PID=$!
-PIDS+=("$MINT_PID")
-for _ in $(seq 1 600); do
-  [ -s "$DIR/mint.json" ] && break
-  kill -0 "$MINT_PID" 2>/dev/null || die "mint_tokens exited: $(tail -5 "$DIR/mint.log")"
-  sleep 0.5
-done
-[ -s "$DIR/mint.json" ] || die "mint_tokens did not get ready in 5 minutes"
-field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$DIR/mint.json"; }
-TENANT_ID=$(field tenant_id)
-CLIENT_ID=$(field api_client_id)
-CONFIG_URL=$(field openid_config_url)
-TOKENS_FILE=$(field tokens)
-HOT_FILE=$(field hot)
-HOT=$(cat "$HOT_FILE")
+start_minter "$MINT_COUNT" 300
 
 # The total instruction count (Ir) of a callgrind dump.
 total_of() { sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$1" | head -1; }
@@ -103,7 +70,7 @@ for run in $(seq 1 "$RUNS"); do
     valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN/bench_server" \
     >"$DIR/server-run$run.log" 2>&1 &
   SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
+  track "$SERVER_PID"
   for _ in $(seq 1 600); do
     curl -fsS -o /dev/null "http://127.0.0.1:$SERVER_PORT/open" 2>/dev/null && break
     kill -0 "$SERVER_PID" 2>/dev/null || die "bench_server exited: $(tail -5 "$DIR/server-run$run.log")"

@@ -39,18 +39,11 @@ DIR=${BENCH_DIR:-target/bench}
 LUA=scripts/bench/distinct.lua
 NPROC=$(nproc)
 
-die() { echo "error: $*" >&2; exit 1; }
+# shellcheck source=scripts/bench/common.sh
+. scripts/bench/common.sh
 
 # --- tools --------------------------------------------------------------------------------------
-if ! command -v wrk >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "wrk is missing; installing the Debian package" >&2
-    apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; } \
-      || die "could not install wrk (apt-get install wrk)"
-  else
-    die "wrk is not installed: install the Debian package 'wrk' (sudo apt-get install wrk)"
-  fi
-fi
+require_debian_tool wrk wrk
 command -v curl >/dev/null || die "curl is not installed (apt-get install curl)"
 if [ "$PIN" = 1 ] && { [ "$NPROC" -lt 2 ] || ! command -v taskset >/dev/null; }; then
   echo "note: no pinning (needs taskset and 2 CPUs)" >&2
@@ -58,37 +51,10 @@ if [ "$PIN" = 1 ] && { [ "$NPROC" -lt 2 ] || ! command -v taskset >/dev/null; };
 fi
 
 mkdir -p "$DIR"
-echo "building (release)..." >&2
-cargo build --release -q -p aad-auth-examples --example bench_server --example mint_tokens
-BIN=${CARGO_TARGET_DIR:-target}/release/examples
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+build_bench_binaries
 
 # --- the identity provider and the tokens ------------------------------------------------------
-echo "signing $TOKENS tokens..." >&2
-: >"$DIR/mint.json"
-MINT_TENANT_PORT=$TENANT_PORT MINT_STATUS_PORT=$STATUS_PORT MINT_COUNT=$TOKENS MINT_DIR=$DIR \
-  "$BIN/mint_tokens" >"$DIR/mint.json" 2>"$DIR/mint.log" &
-MINT_PID=$!
-PIDS+=("$MINT_PID")
-for _ in $(seq 1 1200); do
-  [ -s "$DIR/mint.json" ] && break
-  kill -0 "$MINT_PID" 2>/dev/null || die "mint_tokens exited: $(tail -5 "$DIR/mint.log")"
-  sleep 0.5
-done
-[ -s "$DIR/mint.json" ] || die "mint_tokens did not get ready in 10 minutes"
-field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$DIR/mint.json"; }
-TENANT_ID=$(field tenant_id)
-CLIENT_ID=$(field api_client_id)
-CONFIG_URL=$(field openid_config_url)
-TOKENS_FILE=$(field tokens)
-STATUS_URL=$(field status_url)
-HOT=$(cat "$(field hot)")
+start_minter "$TOKENS" 600
 counts() { curl -fsS "$STATUS_URL"; }
 
 # --- wrk output --------------------------------------------------------------------------------
@@ -165,7 +131,7 @@ for W in $WORKERS_LIST; do
   HOST=127.0.0.1 PORT=$SERVER_PORT WORKERS=$W AAD_TENANT_ID=$TENANT_ID AAD_CLIENT_ID=$CLIENT_ID \
     AAD_OPENID_CONFIG_URL=$CONFIG_URL $SERVER_PREFIX "$BIN/bench_server" 2>"$DIR/server-w$W.log" &
   SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
+  track "$SERVER_PID"
   for _ in $(seq 1 100); do
     curl -fsS -o /dev/null "http://127.0.0.1:$SERVER_PORT/open" 2>/dev/null && break
     kill -0 "$SERVER_PID" 2>/dev/null || die "bench_server exited: $(tail -5 "$DIR/server-w$W.log")"
