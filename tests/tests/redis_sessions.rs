@@ -117,6 +117,56 @@ async fn the_idle_timeout_counts_uses_on_every_instance() {
     assert!(!keys.iter().any(|k| k.starts_with("aad-auth:seen:") || k.starts_with("aad-auth:tokens:")), "{keys:?}");
 }
 
+/// A guard's session read is one Redis round trip: the session's state and its idle clock are
+/// read (and the clock renewed) by one script call, on a connection that needs no health-check
+/// PING first. Counted by Redis itself: `total_reads_processed` counts the requests that reached
+/// it (a pipeline in one write is one), `total_commands_processed` would count the script's
+/// own GET and SET too.
+#[actix_web::test]
+async fn a_session_request_is_one_redis_round_trip() {
+    let redis = RedisServer::start();
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
+    let url = redis.url();
+    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    // The first read loads the script into Redis.
+    assert_eq!(browser.get(&site.url("/api/session")).await.status, 200);
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    async fn reads_so_far(connection: &mut redis::aio::MultiplexedConnection) -> u64 {
+        let info: String = redis::cmd("INFO").arg("stats").query_async(connection).await.unwrap();
+        info.lines().find_map(|line| line.strip_prefix("total_reads_processed:")).unwrap().trim().parse().unwrap()
+    }
+    let before = reads_so_far(&mut connection).await;
+    for _ in 0..5 {
+        assert_eq!(browser.get(&site.url("/api/session")).await.status, 200);
+    }
+    let after = reads_so_far(&mut connection).await;
+    // `after` counts the first INFO too.
+    assert_eq!(after - before - 1, 5, "Redis round trips for 5 session requests");
+}
+
+/// A Redis restart between two requests costs no 503: the guards' connection, dropped by the
+/// restart, is made again for the next request (the restarted Redis lost the session: 401).
+#[actix_web::test]
+async fn a_redis_restart_between_requests_is_not_an_outage() {
+    let redis = RedisServer::start();
+    let port = redis.port;
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
+    let url = redis.url();
+    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    assert_eq!(browser.get(&site.url("/api/session")).await.status, 200);
+    drop(redis);
+    let _restarted = RedisServer::start_on(port, &[]);
+    assert_eq!(browser.get(&site.url("/api/session")).await.status, 401, "the first request after the restart");
+}
+
 /// Redis stopped while running: requests that need the session answer 503 with `Retry-After`
 /// (the app's guards and the crate's own routes alike), bearer requests and anonymous pages are
 /// unaffected; with Redis back, a new login works. The process never answers 500.

@@ -3,7 +3,9 @@
 //!
 //! * Redis (`SESSION_STORE=redis://`): one key per session holding its last use (Unix seconds,
 //!   by the app's clock), checked and renewed by one atomic script per request. A missing key is
-//!   an ended session, the same for every instance.
+//!   an ended session, the same for every instance. A guard's session read loads the session
+//!   state and checks its idle clock in one script call over one multiplexed connection: one
+//!   round trip per request (a pooled connection costs a health-check PING first).
 //! * Memory (the cookie store): the same, per process. A session this process has not seen yet
 //!   (after a restart, or on another instance) starts its idle clock at its first request here;
 //!   the absolute bound holds regardless. A session that ended here stays ended here, so a copy of
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use super::failure::{StoreUnavailable, report};
+use super::store::REDIS_WAIT;
 use crate::clock::SharedClock;
 
 const REDIS_PREFIX: &str = "aad-auth:seen:";
@@ -38,6 +41,41 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1
 ";
 
+/// Reads a session's state and uses the session, in one step: [`TOUCH_SCRIPT`] for the session
+/// id the state names. KEYS[1]: the state's key (written by the Redis session store: a JSON
+/// object whose member ARGV[4] is the session record, itself JSON with a `sid`). ARGV: now, the
+/// idle timeout, the key's lifetime, the record's member, the prefix of the activity keys.
+/// Returns `{2, nil, nil}` without a state, `{3, nil, nil}` for a state without a readable
+/// session id, else `{touch's answer, the state, the session id}`.
+const READ_AND_TOUCH_SCRIPT: &str = r"
+local state = redis.call('GET', KEYS[1])
+if not state then return {2, false, false} end
+local ok, map = pcall(cjson.decode, state)
+if not ok or type(map) ~= 'table' or type(map[ARGV[4]]) ~= 'string' then return {3, false, false} end
+local ok_record, record = pcall(cjson.decode, map[ARGV[4]])
+if not ok_record or type(record) ~= 'table' or type(record['sid']) ~= 'string' then return {3, false, false} end
+local seen = ARGV[5] .. record['sid']
+local last = redis.call('GET', seen)
+if not last then return {0, state, record['sid']} end
+if tonumber(ARGV[1]) - tonumber(last) > tonumber(ARGV[2]) then
+  redis.call('DEL', seen)
+  return {-1, state, record['sid']}
+end
+redis.call('SET', seen, ARGV[1], 'EX', ARGV[3])
+return {1, state, record['sid']}
+";
+
+/// What [`Activity::read_and_touch`] found.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// No session state under that key.
+    Missing,
+    /// A state this library did not write (no readable session id).
+    Unreadable,
+    /// The state (JSON), the session id it names, and what its use found.
+    Found { state: String, sid: String, used: Use },
+}
+
 /// What a use of a session found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Use {
@@ -60,7 +98,32 @@ pub(crate) struct Activity {
 #[derive(Clone)]
 enum Backend {
     Memory(Arc<quick_cache::sync::Cache<String, Arc<AtomicI64>>>),
-    Redis { pool: deadpool_redis::Pool, touch: Arc<redis::Script> },
+    Redis {
+        pool: deadpool_redis::Pool,
+        touch: Arc<redis::Script>,
+        read_and_touch: Arc<redis::Script>,
+        link: Arc<Multiplexed>,
+    },
+}
+
+/// One multiplexed connection for the per-request read, made on first use (so that start-up
+/// does not wait for Redis) and reconnected by the redis crate's `ConnectionManager`.
+struct Multiplexed {
+    client: redis::Client,
+    connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+}
+
+impl Multiplexed {
+    async fn get(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_WAIT)
+            .set_response_timeout(REDIS_WAIT)
+            .set_number_of_retries(1);
+        self.connection
+            .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(self.client.clone(), config))
+            .await
+            .cloned()
+    }
 }
 
 impl Activity {
@@ -69,9 +132,60 @@ impl Activity {
         Self { backend: Backend::Memory(Arc::new(cache)), idle: seconds(idle), clock }
     }
 
-    pub(crate) fn redis(pool: deadpool_redis::Pool, idle: Duration, clock: SharedClock) -> Self {
-        let touch = Arc::new(redis::Script::new(TOUCH_SCRIPT));
-        Self { backend: Backend::Redis { pool, touch }, idle: seconds(idle), clock }
+    pub(crate) fn redis(pool: deadpool_redis::Pool, client: redis::Client, idle: Duration, clock: SharedClock) -> Self {
+        let backend = Backend::Redis {
+            pool,
+            touch: Arc::new(redis::Script::new(TOUCH_SCRIPT)),
+            read_and_touch: Arc::new(redis::Script::new(READ_AND_TOUCH_SCRIPT)),
+            link: Arc::new(Multiplexed { client, connection: tokio::sync::OnceCell::new() }),
+        };
+        Self { backend, idle: seconds(idle), clock }
+    }
+
+    /// With Redis, the state under `state_key` and its session's use, in one round trip
+    /// ([`READ_AND_TOUCH_SCRIPT`]); `None` for the memory backend (the caller loads and then
+    /// calls [`Activity::touch`]). Fails closed when Redis cannot answer. `record_member` is the
+    /// state's member that holds the session record.
+    pub(crate) async fn read_and_touch(
+        &self,
+        state_key: &str,
+        record_member: &str,
+    ) -> Option<Result<Read, StoreUnavailable>> {
+        let Backend::Redis { read_and_touch, link, .. } = &self.backend else { return None };
+        let now = self.clock.unix_seconds();
+        let mut invocation = read_and_touch.key(state_key);
+        invocation.arg(now).arg(self.idle).arg(self.key_lifetime()).arg(record_member).arg(REDIS_PREFIX);
+        let mut answer = Err(None);
+        // A connection Redis dropped (a restart) fails once before the manager reconnects: one
+        // retry, so that the first request after a restart does not get a 503. Running the
+        // script twice is harmless: the second run sees the first one's renewal.
+        for _ in 0..2 {
+            answer = match link.get().await {
+                Ok(mut connection) => invocation.invoke_async(&mut connection).await.map_err(Some),
+                Err(error) => Err(Some(error)),
+            };
+            match &answer {
+                Err(Some(error)) if error.is_connection_dropped() || error.is_io_error() => continue,
+                _ => break,
+            }
+        }
+        let found: (i64, Option<String>, Option<String>) = match answer {
+            Ok(found) => found,
+            Err(Some(error)) => return Some(Err(report("session store read failed", &error))),
+            Err(None) => return Some(Err(StoreUnavailable)),
+        };
+        Some(Ok(match found {
+            (2, ..) => Read::Missing,
+            (code, Some(state), Some(sid)) => {
+                let used = match code {
+                    1 => Use::Live,
+                    -1 => Use::Idle,
+                    _ => Use::Ended,
+                };
+                Read::Found { state, sid, used }
+            }
+            _ => Read::Unreadable,
+        }))
     }
 
     /// A session starts now (at login).
@@ -121,7 +235,7 @@ impl Activity {
                     },
                 })
             }
-            Backend::Redis { pool, touch } => {
+            Backend::Redis { pool, touch, .. } => {
                 let mut connection = pool.get().await.map_err(|error| report("session store unreachable", &error))?;
                 let found: Result<i64, _> = touch
                     .key(key(sid))

@@ -18,9 +18,10 @@ mod failure;
 mod store;
 mod tokens;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use activity::{Activity, Use};
+use activity::{Activity, Read, Use};
 use actix_session::SessionMiddleware;
 use actix_session::config::{CookieContentSecurity, PersistentSession, SessionMiddlewareBuilder, TtlExtensionPolicy};
 use actix_session::storage::{SessionKey, SessionStore};
@@ -116,11 +117,11 @@ impl Sessions {
                 (Store::cookie(), TokenCache::memory(clock.clone()), Activity::memory(idle, clock.clone()))
             }
             SessionStoreKind::Redis(url) => {
-                let pool = store::redis_pool(url, config.ca_pem())?;
+                let (pool, client) = store::redis_pool(url, config.ca_pem())?;
                 (
                     Store::redis(pool.clone())?,
                     TokenCache::redis(pool.clone(), key.master(), clock.clone()),
-                    Activity::redis(pool, idle, clock.clone()),
+                    Activity::redis(pool, client, idle, clock.clone()),
                 )
             }
         };
@@ -201,6 +202,9 @@ impl Sessions {
     /// reached.
     pub(crate) async fn read(&self, req: &HttpRequest) -> Result<Option<SessionRecord>, StoreUnavailable> {
         let Some(session_key) = self.session_key(req) else { return Ok(None) };
+        if let Some(read) = self.activity.read_and_touch(&store::redis_state_key(&session_key), USER_KEY).await {
+            return self.found(read?).await;
+        }
         let state = match self.store.load(&session_key).await {
             Ok(Some(state)) => state,
             Ok(None) => return Ok(None),
@@ -211,6 +215,23 @@ impl Sessions {
             return Ok(None);
         };
         self.use_record(record).await
+    }
+
+    /// The record of a state read together with its use (Redis, one round trip), checked as
+    /// [`Sessions::use_record`] checks one.
+    async fn found(&self, read: Read) -> Result<Option<SessionRecord>, StoreUnavailable> {
+        let Read::Found { state, sid, used } = read else { return Ok(None) };
+        let record = serde_json::from_str::<HashMap<String, String>>(&state)
+            .ok()
+            .and_then(|mut state| state.remove(USER_KEY))
+            .and_then(|record: String| serde_json::from_str::<SessionRecord>(&record).ok())
+            // The script read the same state; a record it read differently is refused.
+            .filter(|record| record.sid == sid);
+        let Some(record) = record else { return Ok(None) };
+        if record.expires_at <= self.now() {
+            return Ok(None);
+        }
+        self.after_use(record, used).await
     }
 
     fn session_key(&self, req: &HttpRequest) -> Option<SessionKey> {
@@ -227,7 +248,13 @@ impl Sessions {
         if record.expires_at <= self.now() {
             return Ok(None);
         }
-        match self.activity.touch(&record.sid).await? {
+        let used = self.activity.touch(&record.sid).await?;
+        self.after_use(record, used).await
+    }
+
+    /// A live record, or `None` (a session found idle loses its cached tokens).
+    async fn after_use(&self, record: SessionRecord, used: Use) -> Result<Option<SessionRecord>, StoreUnavailable> {
+        match used {
             Use::Live => Ok(Some(record)),
             Use::Idle => {
                 self.tokens.remove(&record.sid).await;

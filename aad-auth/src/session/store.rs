@@ -27,7 +27,7 @@ pub(crate) enum Store {
 
 /// How long a request waits for a Redis connection (to make one, or for a free one) before the
 /// session counts as unavailable (503), so that a hung Redis does not hang every request.
-const REDIS_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+pub(super) const REDIS_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// How long start-up waits for Redis to answer.
 const STARTUP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 const STORE: &str = "Redis (SESSION_STORE)";
@@ -100,12 +100,13 @@ fn is_unreachable(error: &redis::RedisError) -> bool {
     error.is_connection_refusal() || error.is_timeout()
 }
 
-/// The connection pool shared by the session store, the token cache and the idle clock.
+/// The connection pool shared by the session store, the token cache and the idle clock, and the
+/// client it was made from (for the guards' one multiplexed connection, `activity`).
 ///
 /// # Errors
 /// A malformed URL, a wrong password or a TLS failure, naming `SESSION_STORE` and never the
 /// password.
-pub(crate) fn redis_pool(url: &Url, ca_pem: Option<&[u8]>) -> Result<deadpool_redis::Pool, Error> {
+pub(crate) fn redis_pool(url: &Url, ca_pem: Option<&[u8]>) -> Result<(deadpool_redis::Pool, redis::Client), Error> {
     let client = redis_client(url, ca_pem)?;
     check_reachable(&client, url)?;
     let manager = deadpool_redis::Manager::new(client.get_connection_info().clone())
@@ -116,7 +117,13 @@ pub(crate) fn redis_pool(url: &Url, ca_pem: Option<&[u8]>) -> Result<deadpool_re
         .wait_timeout(Some(REDIS_WAIT))
         .recycle_timeout(Some(REDIS_WAIT))
         .build()
+        .map(|pool| (pool, client))
         .map_err(|error| setup_error(url, &error.to_string()))
+}
+
+/// The Redis key of a session's state (as the session middleware writes it).
+pub(crate) fn redis_state_key(session_key: &SessionKey) -> String {
+    format!("{SESSION_PREFIX}{}", session_key.as_ref())
 }
 
 impl Store {
