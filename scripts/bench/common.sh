@@ -60,3 +60,63 @@ start_minter() {
   HOT=$(cat "$HOT_FILE")
 }
 mint_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" "$DIR/mint.json"; }
+
+# --- wrk runs and their output (the caller sets DURATION, CONNECTIONS, WRK_THREADS, WRK_PREFIX
+# and SERVER_PID) --------------------------------------------------------------------------------
+# Milliseconds from a wrk duration (123.45us, 1.20ms, 1.5s).
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /m$/) n *= 60000; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
+rps_of() { sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$1"; }
+pct_of() { to_ms "$(awk -v p="$2%" '$1 == p { print $2 }' "$1")"; }
+check_ok() {
+  if grep -q "Non-2xx" "$1" || grep -q "Socket errors" "$1"; then
+    die "errors during $(basename "$1" .txt): $(grep -E 'Non-2xx|Socket errors' "$1")"
+  fi
+}
+
+# The median of numbers, one per argument.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# "rps p50 p99" medians over wrk output files.
+summary() {
+  local rps=() p50=() p99=() file
+  for file in "$@"; do
+    rps+=("$(rps_of "$file")")
+    p50+=("$(pct_of "$file" 50)")
+    p99+=("$(pct_of "$file" 99)")
+  done
+  echo "$(median "${rps[@]}") $(median "${p50[@]}") $(median "${p99[@]}")"
+}
+
+# The server's CPU time so far, user and kernel, in clock ticks (fields 14 and 15 of
+# /proc/PID/stat, counted after the command name, which ends with the last ')').
+server_ticks() { sed 's/.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12, $13 }'; }
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+# Runs wrk and writes, next to its output, "requests user-ticks kernel-ticks": the server's CPU
+# time during the run. CPU time per request is the measure that does not assume the server's
+# core was saturated.
+run_wrk() { # name workers wrk-args...
+  local name=$1 workers=$2
+  shift 2
+  local out="$DIR/wrk-$name-w$workers.txt" before after
+  before=$(server_ticks)
+  $WRK_PREFIX wrk -t "$WRK_THREADS" -c "$CONNECTIONS" -d "${DURATION}s" --latency "$@" >"$out" 2>&1 \
+    || die "wrk failed: $(tail -3 "$out")"
+  after=$(server_ticks)
+  check_ok "$out"
+  echo "$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$out") $before $after" \
+    | awk '{ print $1, $4 - $2, $5 - $3 }' >"$out.cpu"
+  echo "$out"
+}
+
+# "user kernel": the server's median CPU µs per request over wrk output files (each field's own
+# median).
+cpu_summary() {
+  local user=() kernel=() file
+  for file in "$@"; do
+    read -r n u k <"$file.cpu"
+    user+=("$(awk -v n="$n" -v t="$u" -v us="$TICK_US" 'BEGIN { printf "%.2f", t * us / n }')")
+    kernel+=("$(awk -v n="$n" -v t="$k" -v us="$TICK_US" 'BEGIN { printf "%.2f", t * us / n }')")
+  done
+  echo "$(median "${user[@]}") $(median "${kernel[@]}")"
+}
+

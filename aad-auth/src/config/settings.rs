@@ -80,6 +80,7 @@ pub(crate) const ROUTE_EXPECTED: &str = "a path starting with a single `/`, with
 
 impl Setting {
     /// Whether the value names a file the reader opens (`AAD_CA_FILE`, templates, the logo).
+    #[cfg(feature = "fuzzing")]
     pub(crate) fn names_a_file(&self) -> bool {
         matches!(self.kind, Kind::Path(_) | Kind::File(_))
     }
