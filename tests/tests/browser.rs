@@ -17,15 +17,12 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-mod emulator_support;
-mod example_processes;
-
 use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use example_processes::{Finished, Process, command, e2e_dir, run, spawn};
+use aad_auth_tests::example_processes::{Finished, Process, command, e2e_dir, run, spawn};
 
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 

@@ -1,5 +1,5 @@
 //! The deployment suite: the demo (`examples/basic`) deployed as an operator would, with real
-//! components started here on 127.0.0.1 (see `deployment_support`):
+//! components started here on 127.0.0.1 (see `aad_auth_tests::deployment`, `tests/src/deployment/`):
 //!
 //! * the local tenant (`examples/dev_tenant`) over https, accepting the proxied app's redirect
 //!   URIs (`DEV_TENANT_REDIRECT_ORIGINS`);
@@ -21,23 +21,19 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-mod deployment_support;
-mod emulator_support;
-mod example_processes;
-
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
 use url::Url;
 
-use deployment_support::browser::scenario;
-use deployment_support::http::{Client, Reply, Seen};
-use deployment_support::nginx::{Forwarding, Nginx, PIN_HEADER, Site, UPSTREAM_HEADER};
-use deployment_support::stack::{
+use aad_auth_tests::deployment::browser::scenario;
+use aad_auth_tests::deployment::http::{Client, Reply, Seen};
+use aad_auth_tests::deployment::nginx::{Forwarding, Nginx, PIN_HEADER, Site, UPSTREAM_HEADER};
+use aad_auth_tests::deployment::stack::{
     Instance, Stack, app_env, loopback, run_basic, session_secret, start_tenant, tenant_cert,
 };
-use deployment_support::{certs::TestPki, free_port, random_hex};
+use aad_auth_tests::deployment::{certs::TestPki, free_port, random_hex};
 
 const USER: &str = "Alice Example";
 

@@ -7,10 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-mod common;
-mod emulator_support;
-mod example_processes;
-
 use std::collections::BTreeMap;
 
 use aad_auth::openapi::{AadAuthSecurity, BEARER_SCHEME, OAUTH2_SCHEME, guard_coverage};
@@ -19,8 +15,8 @@ use actix_web::{App, HttpResponse, Responder, get, post};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
-use common::{Harness, get as call_get};
-use example_processes::{start_basic, start_dev_tenant};
+use aad_auth_tests::example_processes::{start_basic, start_dev_tenant};
+use aad_auth_tests::{Harness, get as call_get};
 
 const GROUP: &str = "0b5e7c1d-3f4a-4b6c-8d9e-a0b1c2d3e4f5";
 
@@ -345,10 +341,10 @@ async fn the_runtime_enforces_what_the_document_says() {
     let editor = h.tenant.token().member().scopes(["Items.Write"]).roles(["Editor"]).sign();
     let admin_sync = h.tenant.token().member().scopes(["api://other-api/Items.Sync"]).roles(["Admin"]).sign();
     let reader = h.tenant.token().member().scopes(["Items.Write"]).roles(["Reader"]).sign();
-    assert_eq!(common::call(&app, post(editor)).await.status, 200);
-    assert_eq!(common::call(&app, post(reader)).await.status, 403);
+    assert_eq!(aad_auth_tests::call(&app, post(editor)).await.status, 200);
+    assert_eq!(aad_auth_tests::call(&app, post(reader)).await.status, 403);
     // The second scope, written as a full URI, is matched as a whole `scp` value.
-    let reply = common::call(&app, post(admin_sync)).await;
+    let reply = aad_auth_tests::call(&app, post(admin_sync)).await;
     assert_eq!(reply.status, 200, "{reply:?}");
 
     // The open operation is open; the one merely documented as protected is open too (the drift
@@ -482,7 +478,7 @@ fn fetch_all(urls: &[String]) -> Vec<Fetched> {
 }
 
 /// The tenant's discovery document, over https with its certificate.
-fn discovery(tenant: &example_processes::DevTenant) -> Value {
+fn discovery(tenant: &aad_auth_tests::example_processes::DevTenant) -> Value {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let ca = std::fs::read(tenant.get("ca_cert")).expect("the tenant's certificate");
     let http = reqwest::Client::builder()

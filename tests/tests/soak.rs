@@ -20,9 +20,6 @@
 //! backoff allow.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod emulator_support;
-mod example_processes;
-
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -281,7 +278,7 @@ fn soak_rotation_withdrawal_and_outages_under_traffic() {
 
 async fn run(total: Duration) {
     let tenant = Arc::new(Tenant::start().await);
-    let mut command = example_processes::command("bench_server");
+    let mut command = aad_auth_tests::example_processes::command("bench_server");
     command
         .env("HOST", "127.0.0.1")
         .env("PORT", "0")
@@ -293,7 +290,7 @@ async fn run(total: Duration) {
         .env("SOAK_JWKS_STALE_TTL", STALE.as_secs().to_string())
         .env("SOAK_KEY_REFRESH_COOLDOWN", COOLDOWN.as_secs().to_string())
         .env("SOAK_MAX_BACKOFF_MS", MAX_BACKOFF.as_millis().to_string());
-    let server = example_processes::spawn("bench_server", command);
+    let server = aad_auth_tests::example_processes::spawn("bench_server", command);
     let line = server.line(Duration::from_secs(60), |line| line.starts_with("bench_server: listening on "));
     let base = line.trim_start_matches("bench_server: listening on ").trim().to_owned();
 

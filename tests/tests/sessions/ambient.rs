@@ -3,11 +3,9 @@
 //! `AadAuth` instances on one request each decide for themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use aad_auth::testing::Tenant;
 use aad_auth::{AadAuth, Policy};
-use common::site::{Browser, Site, login_config};
+use aad_auth_tests::site::{Browser, Site, login_config};
 
 /// `/` of the test site greets the ambient user, or "guest".
 async fn greeting(site: &Site, token: Option<&str>, browser: &Browser) -> String {

@@ -4,8 +4,6 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-mod emulator_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,7 +13,7 @@ use base64::Engine as _;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use emulator_support::{KillOnDrop, example_binary};
+use aad_auth_tests::example_processes::{KillOnDrop, example_binary};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind a free port").local_addr().expect("address").port()

@@ -2,17 +2,15 @@
 //! the multi-tenant and JWKS-content cases of §2.1 (B14, B15, B22).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aad_auth::testing::{Endpoint, Fault, ManualClock, Tenant, TestKey, random_guid};
 use aad_auth::{AadAuth, AadAuthConfig, KeyFreshness, KeyStoreTiming, TokenError};
+use aad_auth_tests::logs::Captured;
+use aad_auth_tests::mock_idp::MockIdp;
+use aad_auth_tests::{Harness, app, get};
 use base64::Engine as _;
-use common::logs::Captured;
-use common::mock_idp::MockIdp;
-use common::{Harness, app, get};
 use serde_json::{Value, json};
 
 /// A mock provider publishing `keys`, a tenant used only to mint tokens, and a signing key.
@@ -194,17 +192,20 @@ async fn b15_rsa_keys_under_2048_bits_are_refused() {
     use rsa::signature::{SignatureEncoding, Signer};
     let mock = Mock::start().await;
     use rsa::pkcs8::DecodePrivateKey;
-    let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("fixtures/rsa1024.pem")).unwrap();
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(include_str!("../fixtures/rsa1024.pem")).unwrap();
     let public = private.to_public_key();
     use rsa::traits::PublicKeyParts;
-    let weak_jwk = json!({"kty": "RSA", "use": "sig", "kid": "weak", "n": common::b64(&public.n().to_bytes_be()), "e": common::b64(&public.e().to_bytes_be())});
+    let weak_jwk = json!({"kty": "RSA", "use": "sig", "kid": "weak", "n": aad_auth_tests::b64(&public.n().to_bytes_be()), "e": aad_auth_tests::b64(&public.e().to_bytes_be())});
     mock.idp.set_jwks(vec![mock.key.jwk(None), weak_jwk]);
     let claims = Value::Object(mock.token().claims().clone());
     let header = json!({"typ": "JWT", "alg": "RS256", "kid": "weak"});
-    let signing_input =
-        format!("{}.{}", common::b64(header.to_string().as_bytes()), common::b64(claims.to_string().as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        aad_auth_tests::b64(header.to_string().as_bytes()),
+        aad_auth_tests::b64(claims.to_string().as_bytes())
+    );
     let signature = SigningKey::<rsa::sha2::Sha256>::new(private).sign(signing_input.as_bytes());
-    let token = format!("{signing_input}.{}", common::b64(&signature.to_bytes()));
+    let token = format!("{signing_input}.{}", aad_auth_tests::b64(&signature.to_bytes()));
     let auth = mock.auth();
     assert_eq!(status(&auth, &token).await, Err(TokenError::UnknownKey), "a 1024-bit key is never used");
     assert_eq!(status(&auth, &mock.token().sign()).await, Ok(()));
@@ -614,7 +615,7 @@ async fn d09_invalid_tokens_with_known_kids_never_fetch() {
 }
 
 /// A token Microsoft signed, with the key that signed it, from a public repository
-/// (`fixtures/entra/README.md` says where each comes from and how its signature was checked).
+/// (`tests/fixtures/entra/README.md` says where each comes from and how its signature was checked).
 struct Genuine {
     name: String,
     token: String,

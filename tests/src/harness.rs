@@ -1,11 +1,6 @@
-//! Shared set-up for the integration tests: a local tenant, an app guarded in several ways, and
-//! a small reply type.
+//! The in-process harness: a local tenant, an app guarded in several ways, and a small reply
+//! type with table-row checks.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, missing_docs)]
-
-pub mod logs;
-pub mod mock_idp;
-pub mod redis_server;
-pub mod site;
 
 use std::sync::Arc;
 

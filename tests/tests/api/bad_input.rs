@@ -3,15 +3,13 @@
 //! forged.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 
 use aad_auth::testing::SigningAlg;
 use aad_auth::{AuthenticationState, Policy, RequireAuth};
+use aad_auth_tests::logs::Captured;
+use aad_auth_tests::{Harness, app, assert_rows, b64, expect_row, get, segments};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use common::logs::Captured;
-use common::{Harness, app, assert_rows, b64, expect_row, get, segments};
 use serde_json::json;
 
 const INVALID: Option<&str> = Some("invalid_token");

@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::emulator_support::KillOnDrop;
+use crate::example_processes::KillOnDrop;
 
 use super::certs::TestPki;
 use super::{TempDir, wait_for_port};

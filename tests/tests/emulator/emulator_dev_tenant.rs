@@ -5,8 +5,6 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-mod emulator_support;
-
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, ExitStatus, Stdio};
@@ -15,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use emulator_support::{KillOnDrop, example_binary};
+use aad_auth_tests::example_processes::{KillOnDrop, example_binary};
 
 /// A running dev_tenant, its stdout lines, and its stderr log.
 struct DevTenant {

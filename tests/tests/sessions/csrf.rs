@@ -5,14 +5,12 @@
 //! cross-site request is anonymous.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aad_auth::testing::Tenant;
 use aad_auth::{AuthenticationState, Policy, RequireAuth};
+use aad_auth_tests::site::{Browser, Site, login_config};
 use actix_web::{HttpResponse, web};
-use common::site::{Browser, Site, login_config};
 use reqwest::Method;
 
 /// How many times the guarded handler ran.

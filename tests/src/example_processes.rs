@@ -1,26 +1,49 @@
 //! Built examples as child processes: a clean environment, stdout lines, a stderr log, a
 //! deadline, and the two servers client tests need (a running `dev_tenant` and the `basic` demo
 //! against it).
-//!
-//! Declare it next to `emulator_support` in the test crate (`mod emulator_support; mod
-//! example_processes;`): it builds on `KillOnDrop` and `example_binary` from there.
 
 #![allow(
     dead_code,
     clippy::expect_used,
-    reason = "shared by several test crates; a failed set-up step is a failed test"
+    reason = "shared by several test binaries; a failed set-up step is a failed test"
 )]
 
 use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::emulator_support::{KillOnDrop, example_binary};
+/// Kills the child process when dropped, also when the test panics.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A built example next to this test binary (`target/<profile>/examples/<name>`). Tests never
+/// run cargo themselves: `cargo test --workspace` builds the examples before the tests.
+///
+/// # Panics
+/// When the binary is missing, saying how to build it.
+#[allow(clippy::expect_used, reason = "a test binary without a path is a broken set-up")]
+pub fn example_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("path of the test binary");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile> directory");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run the tests with `cargo test --workspace`, which builds the examples first",
+        path.display()
+    );
+    path
+}
 
 /// Prefixes of the variables examples read; none is inherited from the test's environment.
 const CLEARED_PREFIXES: [&str; 7] = ["AAD_", "AUTH_", "SESSION_", "DEV_TENANT_", "API_", "OBO_", "OAUTH_"];

@@ -2,13 +2,11 @@
 //! that serves discovery and the JWKS over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use aad_auth::testing::{Endpoint, SigningAlg, TestKey, random_guid};
-use common::{Harness, app, assert_rows, b64, call, expect_row, get, segments, unb64};
+use aad_auth_tests::{Harness, app, assert_rows, b64, call, expect_row, get, segments, unb64};
 use serde_json::{Value, json};
 
 const INVALID: Option<&str> = Some("invalid_token");
@@ -159,7 +157,7 @@ fn rsa_spki_der(n: &[u8], e: &[u8]) -> Vec<u8> {
 async fn b10_header_key_urls_are_never_fetched() {
     let h = Harness::new().await;
     let app = app(&h.auth).await;
-    let attacker_host = common::mock_idp::MockIdp::start("attacker").await;
+    let attacker_host = aad_auth_tests::mock_idp::MockIdp::start("attacker").await;
     let attacker = Arc::new(TestKey::generate("attacker-kid"));
     let claims = Value::Object(h.tenant.token().member().claims().clone());
     let mut failures = Vec::new();

@@ -3,15 +3,13 @@
 //! store); so does the idle timeout (S6).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use aad_auth::config::{SessionConfig, SessionStoreKind};
 use std::sync::Arc;
 use std::time::Duration;
 
 use aad_auth::testing::{ManualClock, Tenant};
-use common::redis_server::RedisServer;
-use common::site::{Browser, Site};
+use aad_auth_tests::redis_server::RedisServer;
+use aad_auth_tests::site::{Browser, Site};
 
 fn redis_session(url: &str) -> SessionConfig {
     let mut session = SessionConfig::default();
@@ -220,7 +218,7 @@ async fn a_wrong_redis_password_refuses_to_start_without_printing_it() {
     let _redis = RedisServer::start_on(port, &["--requirepass", "right-pa55word"]);
     let tenant = Tenant::builder().dev_defaults().start().await;
     let with = |password: &str| {
-        common::site::login_config(tenant.api_config())
+        aad_auth_tests::site::login_config(tenant.api_config())
             .session(redis_session(&format!("redis://:{password}@127.0.0.1:{port}/0")))
             .build()
             .unwrap()

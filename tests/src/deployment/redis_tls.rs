@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::emulator_support::KillOnDrop;
+use crate::example_processes::KillOnDrop;
 
 use super::certs::TestPki;
 use super::{TempDir, free_port, random_hex, wait_for_port};

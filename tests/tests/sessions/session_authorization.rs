@@ -3,14 +3,12 @@
 //! session carries the scopes, roles and groups of the access token the login obtained.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::OnceLock;
 
 use aad_auth::testing::Tenant;
 use aad_auth::{AuthenticationState, Policy, RequireAuth};
+use aad_auth_tests::site::{Browser, Site, login_config};
 use actix_web::{HttpResponse, web};
-use common::site::{Browser, Site, login_config};
 
 /// The group the table asks for: Alice's first group (set before the sites start).
 static GROUP: OnceLock<String> = OnceLock::new();

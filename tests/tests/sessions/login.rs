@@ -2,13 +2,11 @@
 //! login, S sessions, R redirects) that needs the whole flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use aad_auth::testing::{Endpoint, ManualClock, Tenant};
-use common::site::{Browser, Page, Site};
+use aad_auth_tests::site::{Browser, Page, Site};
 
 struct World {
     tenant: Tenant,
@@ -478,9 +476,9 @@ async fn s07_s08_s10_logout_is_a_same_site_post() {
 async fn logout_with_a_provider_without_end_session_shows_the_signed_out_page() {
     // The mock provider's discovery names no end_session_endpoint.
     let tid = "0b8c3bd6-3c5c-4f0a-9d51-6f36c1a3c5c9";
-    let idp = common::mock_idp::MockIdp::start(tid).await;
+    let idp = aad_auth_tests::mock_idp::MockIdp::start(tid).await;
     idp.set_jwks(vec![aad_auth::testing::TestKey::generate("mock-key").jwk(None)]);
-    let config = common::site::login_config(
+    let config = aad_auth_tests::site::login_config(
         aad_auth::AadAuthConfig::builder("6c1f4b0a-8a7e-4f3e-9f59-2d6a0f1d2c3b", tid).authority_host(&idp.base),
     )
     .build()

@@ -3,8 +3,6 @@
 //! cache stays within its entry and byte bounds; tampered and invalid tokens never hit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +10,7 @@ use aad_auth::config::AadAuthConfigBuilder;
 use aad_auth::testing::{ManualClock, Tenant};
 use aad_auth::token::{TokenCacheConfig, TokenCacheStats};
 use aad_auth::{AadAuth, TokenError};
-use common::{Harness, app, b64, get, segments, unb64};
+use aad_auth_tests::{Harness, app, b64, get, segments, unb64};
 
 /// A harness whose app uses `cache` (and `adjust` on its configuration).
 async fn harness(

@@ -2,12 +2,10 @@
 //! which guards accept a session, and that an explicit bad bearer never falls back to it.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use aad_auth::testing::Tenant;
 use aad_auth::{AuthenticationState, api_auth_required, auth_required};
+use aad_auth_tests::site::{Browser, Site, login_config};
 use actix_web::{HttpResponse, Responder, get, web};
-use common::site::{Browser, Site, login_config};
 use serde_json::json;
 
 #[get("/bearer-only")]

@@ -3,14 +3,12 @@
 //! and L21.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 
 use aad_auth::AadAuthConfig;
 use aad_auth::testing::{SigningAlg, Tenant, TestKey, random_guid};
-use common::mock_idp::MockIdp;
-use common::site::{Browser, Page, Site, login_config};
+use aad_auth_tests::mock_idp::MockIdp;
+use aad_auth_tests::site::{Browser, Page, Site, login_config};
 use serde_json::{Value, json};
 
 struct Rig {

@@ -5,8 +5,6 @@
 //! arrive slowly, so the guard is still pending when actix polls the other extractors).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::LazyLock;
@@ -15,9 +13,9 @@ use std::time::Duration;
 
 use aad_auth::testing::{Endpoint, Fault, Tenant};
 use aad_auth::{AuthenticationState, Authorized, Policy, RequireAuth, StaticPolicy, api_auth_required, auth_required};
+use aad_auth_tests::site::{Browser, Site, login_config};
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, post, web};
-use common::site::{Browser, Site, login_config};
 use futures_util::StreamExt as _;
 
 /// The body extractors that started (their `from_request` ran) and the body bytes they read.

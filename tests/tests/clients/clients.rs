@@ -6,16 +6,15 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-mod emulator_support;
-mod example_processes;
-
 use std::time::Duration;
 
 use aad_auth::client::{ClientConfig, TokenClient};
 use aad_auth::secret::AccessToken;
 use serde_json::{Value, json};
 
-use example_processes::{Basic, DevTenant, Finished, closed_port, command, run, spawn, start_basic, start_dev_tenant};
+use aad_auth_tests::example_processes::{
+    Basic, DevTenant, Finished, closed_port, command, run, spawn, start_basic, start_dev_tenant,
+};
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
 

@@ -1,0 +1,7 @@
+//! Built examples as real clients: the client examples, Python msal, the demo starting offline.
+//!
+//! One test binary for several files (each compiles and links the world once).
+
+mod clients;
+mod msal;
+mod smoke;
