@@ -23,8 +23,9 @@ use tokio::sync::OnceCell;
 use crate::bearer::bearer_token;
 use crate::config::AadAuthConfig;
 use crate::error::AuthError;
+use crate::groups::GroupsResolver;
 use crate::keys::KeyStore;
-use crate::policy::{GuardKind, Policy, StaticPolicy, check_app_wide};
+use crate::policy::{Forbidden, GuardKind, Policy, StaticPolicy, check_app_wide};
 use crate::rejection::{AuthRejection, ResponseContext};
 use crate::session::Sessions;
 use crate::state::AuthenticationState;
@@ -54,6 +55,8 @@ pub(crate) struct Authenticator {
     validator: TokenValidator,
     sessions: Option<Arc<Sessions>>,
     pages: Option<Arc<Pages>>,
+    /// `AAD_GROUPS_OVERAGE=graph`: asks Graph about a caller with a groups overage.
+    groups: Option<GroupsResolver>,
     realm: String,
 }
 
@@ -64,16 +67,18 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// `sessions` and `pages` are `None` for a bearer-only app.
+    /// `sessions` and `pages` are `None` for a bearer-only app, `groups` unless
+    /// `AAD_GROUPS_OVERAGE=graph`.
     pub(crate) fn new(
         config: Arc<AadAuthConfig>,
         validator: TokenValidator,
         sessions: Option<Arc<Sessions>>,
         pages: Option<Arc<Pages>>,
+        groups: Option<GroupsResolver>,
     ) -> Self {
         let realm =
             if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
-        Self { config, validator, sessions, pages, realm }
+        Self { config, validator, sessions, pages, groups, realm }
     }
 
     pub(crate) fn config(&self) -> &AadAuthConfig {
@@ -207,9 +212,27 @@ impl Authenticator {
         if let Some(user) = state.user() {
             check_app_wide(user, self.config.roles(), self.config.allow_guests()).map_err(AuthError::Forbidden)?;
         }
-        policy.check(&state).map_err(AuthError::Forbidden)?;
+        match policy.check(&state) {
+            Ok(()) => {}
+            Err(Forbidden::GroupsOverage) => self.resolve_overage(&state, policy).await?,
+            Err(refused) => return Err(AuthError::Forbidden(refused)),
+        }
         *cache.authorized.borrow_mut() = Some(state.clone());
         Ok(state)
+    }
+
+    /// A groups overage on a route that requires groups: Graph decides when
+    /// `AAD_GROUPS_OVERAGE=graph`, else the overage is refused. Graph's future is boxed and made
+    /// only here, so the guard's future stays the size it was (see `request_session`).
+    async fn resolve_overage(&self, state: &AuthenticationState, policy: &Policy) -> Result<(), AuthError> {
+        let (Some(groups), Some(user)) = (&self.groups, state.user()) else {
+            return Err(AuthError::Forbidden(Forbidden::GroupsOverage));
+        };
+        match groups.is_member(user, policy.required_groups()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AuthError::Forbidden(Forbidden::MissingGroup)),
+            Err(unavailable) => Err(AuthError::GroupsUnavailable { retry_after: unavailable.retry_after }),
+        }
     }
 
     /// The response for an authentication error on this request.
