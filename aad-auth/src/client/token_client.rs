@@ -163,7 +163,10 @@ impl TokenClient {
     /// A client that sends its requests through `http` (the app's outbound client, with the
     /// app's timeout and trusted roots), for the library's own token requests.
     pub(crate) fn with_http(config: ClientConfig, http: reqwest::Client) -> Self {
-        Self { inner: Arc::new(Inner { config, http, endpoints: tokio::sync::OnceCell::new() }), device_code_timeout: None }
+        Self {
+            inner: Arc::new(Inner { config, http, endpoints: tokio::sync::OnceCell::new() }),
+            device_code_timeout: None,
+        }
     }
 
     /// Gives up on a device-code sign-in after `timeout` (default: when the code expires, 15

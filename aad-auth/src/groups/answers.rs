@@ -183,7 +183,10 @@ mod tests {
     use super::{Answers, Unavailable, key};
     use crate::testing::ManualClock;
 
-    fn counting(calls: &Arc<AtomicUsize>, outcome: super::Outcome) -> futures_util::future::BoxFuture<'static, super::Outcome> {
+    fn counting(
+        calls: &Arc<AtomicUsize>,
+        outcome: super::Outcome,
+    ) -> futures_util::future::BoxFuture<'static, super::Outcome> {
         let calls = calls.clone();
         async move {
             calls.fetch_add(1, Ordering::SeqCst);

@@ -91,7 +91,12 @@ impl Graph {
     }
 
     /// Whether user `oid` of tenant `tid` is in any of `groups` (transitively, as Graph decides).
-    pub(crate) fn is_member(self: Arc<Self>, tid: String, oid: String, groups: Vec<String>) -> BoxFuture<'static, Outcome> {
+    pub(crate) fn is_member(
+        self: Arc<Self>,
+        tid: String,
+        oid: String,
+        groups: Vec<String>,
+    ) -> BoxFuture<'static, Outcome> {
         async move {
             if !crate::config::is_guid(&oid) || !crate::config::is_guid(&tid) {
                 // Entra's object and tenant ids are GUIDs; anything else names nobody Graph knows.
@@ -169,7 +174,13 @@ impl Graph {
         Ok(fetched.access_token)
     }
 
-    async fn call(&self, tenant: &TenantGraph, token: &AccessToken, oid: &str, batch: &[String]) -> Result<Answer, Unavailable> {
+    async fn call(
+        &self,
+        tenant: &TenantGraph,
+        token: &AccessToken,
+        oid: &str,
+        batch: &[String],
+    ) -> Result<Answer, Unavailable> {
         let url = self.users.join(&format!("{oid}/checkMemberGroups")).map_err(|_| unavailable())?;
         let shown = display_url(&self.users);
         let sent = self
@@ -192,7 +203,10 @@ impl Graph {
             429 => {
                 let seconds = retry_after(response.headers()).unwrap_or(RETRY_AFTER).clamp(1, MAX_RETRY_AFTER);
                 self.throttle(tenant, seconds);
-                tracing::warn!(retry_after = seconds, "Microsoft Graph throttles the app (429); groups overage unresolved");
+                tracing::warn!(
+                    retry_after = seconds,
+                    "Microsoft Graph throttles the app (429); groups overage unresolved"
+                );
                 return Err(Unavailable { retry_after: seconds });
             }
             403 => {

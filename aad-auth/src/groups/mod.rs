@@ -68,7 +68,10 @@ impl GroupsResolver {
         }
         // The configuration refuses `graph` without a Graph URL.
         let graph = graph::Graph::new(config.graph_url()?, ClientConfig::from(config), http, clock.clone())?;
-        Some(Self { graph: Arc::new(graph), answers: answers::Answers::new(config.groups_cache_ttl(), capacity, clock) })
+        Some(Self {
+            graph: Arc::new(graph),
+            answers: answers::Answers::new(config.groups_cache_ttl(), capacity, clock),
+        })
     }
 
     /// Whether `user` is in any of `groups`, from a kept answer or from Graph.
@@ -76,11 +79,46 @@ impl GroupsResolver {
         let key = answers::key(&user.tid, &user.oid, groups);
         let (graph, answers) = (self.graph.clone(), self.answers.clone());
         let (tid, oid, groups) = (user.tid.clone(), user.oid.clone(), groups.to_vec());
-        async move {
-            answers
-                .get_or_lookup(key, move || graph.is_member(tid, oid, groups))
-                .await
-        }
-        .boxed()
+        async move { answers.get_or_lookup(key, move || graph.is_member(tid, oid, groups)).await }.boxed()
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::graph::Graph;
+    use crate::client::ClientConfig;
+    use crate::config::GroupsOverage;
+    use crate::testing::{Endpoint, OVERAGE_TEAM_GROUP, Tenant, random_guid};
+
+    #[actix_web::test]
+    async fn groups_go_to_graph_twenty_at_a_time_until_one_is_found() {
+        let tenant = Tenant::start().await;
+        let config = tenant.api_config().groups_overage(GroupsOverage::Graph).build().unwrap();
+        let http = crate::http::client(None, crate::http::TIMEOUT, crate::http::Redirects::Never).unwrap();
+        let graph = Graph::new(config.graph_url().unwrap(), ClientConfig::from(&config), http, crate::clock::system());
+        let graph = Arc::new(graph.unwrap());
+        let dave = tenant.user("dave@contoso.onmicrosoft.com").unwrap().oid.clone();
+        let tid = tenant.tenant_id().to_owned();
+        let others: Vec<String> = (0..45).map(|_| random_guid()).collect();
+        let ask = |groups: Vec<String>| graph.clone().is_member(tid.clone(), dave.clone(), groups);
+
+        // 46 ids, the team group last: batches of 20, 20 and 6, and the emulator refuses more
+        // than 20 in one call.
+        let mut last = others.clone();
+        last.push(OVERAGE_TEAM_GROUP.to_owned());
+        assert_eq!(ask(last).await, Ok(true));
+        assert_eq!(tenant.requests(Endpoint::Graph), 3);
+        // None of them: every batch asked, the answer is no.
+        assert_eq!(ask(others.clone()).await, Ok(false));
+        assert_eq!(tenant.requests(Endpoint::Graph), 6);
+        // The team group first: the first batch answers, the rest is not asked.
+        let mut first = vec![OVERAGE_TEAM_GROUP.to_owned()];
+        first.extend(others);
+        assert_eq!(ask(first).await, Ok(true));
+        assert_eq!(tenant.requests(Endpoint::Graph), 7);
+        // One app-only token for all of it.
+        assert_eq!(tenant.requests(Endpoint::Token), 1);
     }
 }
