@@ -41,6 +41,14 @@ struct RequestAuth {
     authorized: RefCell<Option<AuthenticationState>>,
 }
 
+/// What the rules decided about an authenticated request.
+enum Decision {
+    /// Let through.
+    Allowed(AuthenticationState),
+    /// The route requires a group and the token has a groups overage: only Graph can tell.
+    Overage(AuthenticationState),
+}
+
 /// The per-request results of every [`Authenticator`] that looked at the request, by
 /// instance: two instances (say, two APIs with different audiences in one app) each decide for
 /// themselves.
@@ -209,30 +217,52 @@ impl Authenticator {
                 None => return Err(missing(policy, req)),
             },
         };
+        // `state` is only moved here, never borrowed: a local borrowed before an await is kept in
+        // the future across it, and this future is copied whole on every bearer request (when
+        // actix boxes the extractor), so the overage's await must not make it larger.
+        match self.decide(state, policy)? {
+            Decision::Allowed(state) => {
+                *cache.authorized.borrow_mut() = Some(state.clone());
+                Ok(state)
+            }
+            Decision::Overage(state) => self.authorize_overage(state, policy, cache).await,
+        }
+    }
+
+    /// The app-wide rules, then the policy, for an authenticated (or anonymous) `state`.
+    fn decide(&self, state: AuthenticationState, policy: &Policy) -> Result<Decision, AuthError> {
         if let Some(user) = state.user() {
             check_app_wide(user, self.config.roles(), self.config.allow_guests()).map_err(AuthError::Forbidden)?;
         }
         match policy.check(&state) {
-            Ok(()) => {}
-            Err(Forbidden::GroupsOverage) => self.resolve_overage(&state, policy).await?,
-            Err(refused) => return Err(AuthError::Forbidden(refused)),
+            Ok(()) => Ok(Decision::Allowed(state)),
+            Err(Forbidden::GroupsOverage) => Ok(Decision::Overage(state)),
+            Err(refused) => Err(AuthError::Forbidden(refused)),
         }
-        *cache.authorized.borrow_mut() = Some(state.clone());
-        Ok(state)
     }
 
-    /// A groups overage on a route that requires groups: Graph decides when
-    /// `AAD_GROUPS_OVERAGE=graph`, else the overage is refused. Graph's future is boxed and made
-    /// only here, so the guard's future stays the size it was (see `request_session`).
-    async fn resolve_overage(&self, state: &AuthenticationState, policy: &Policy) -> Result<(), AuthError> {
-        let (Some(groups), Some(user)) = (&self.groups, state.user()) else {
-            return Err(AuthError::Forbidden(Forbidden::GroupsOverage));
-        };
-        match groups.is_member(user, policy.required_groups()).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(AuthError::Forbidden(Forbidden::MissingGroup)),
-            Err(unavailable) => Err(AuthError::GroupsUnavailable { retry_after: unavailable.retry_after }),
-        }
+    /// The end of [`Authenticator::authorize`] for a groups overage on a route that requires
+    /// groups: with `AAD_GROUPS_OVERAGE=graph`, Graph decides; without, the overage is refused.
+    fn authorize_overage<'a>(
+        &'a self,
+        state: AuthenticationState,
+        policy: &'a Policy,
+        cache: Rc<RequestAuth>,
+    ) -> LocalBoxFuture<'a, Result<AuthenticationState, AuthError>> {
+        Box::pin(async move {
+            let lookup = match (&self.groups, state.user()) {
+                (Some(groups), Some(user)) => groups.is_member(user, policy.required_groups()),
+                _ => return Err(AuthError::Forbidden(Forbidden::GroupsOverage)),
+            };
+            match lookup.await {
+                Ok(true) => {
+                    *cache.authorized.borrow_mut() = Some(state.clone());
+                    Ok(state)
+                }
+                Ok(false) => Err(AuthError::Forbidden(Forbidden::MissingGroup)),
+                Err(unavailable) => Err(AuthError::GroupsUnavailable { retry_after: unavailable.retry_after }),
+            }
+        })
     }
 
     /// The response for an authentication error on this request.
