@@ -121,4 +121,22 @@ mod tests {
         // One app-only token for all of it.
         assert_eq!(tenant.requests(Endpoint::Token), 1);
     }
+
+    #[actix_web::test]
+    async fn ids_that_are_not_guids_never_reach_graph() {
+        let tenant = Tenant::start().await;
+        let config = tenant.api_config().groups_overage(GroupsOverage::Graph).build().unwrap();
+        let http = crate::http::client(None, crate::http::TIMEOUT, crate::http::Redirects::Never).unwrap();
+        let graph = Graph::new(config.graph_url().unwrap(), ClientConfig::from(&config), http, crate::clock::system());
+        let graph = Arc::new(graph.unwrap());
+        let groups = vec![OVERAGE_TEAM_GROUP.to_owned()];
+        let tid = tenant.tenant_id().to_owned();
+        let dave = tenant.user("dave@contoso.onmicrosoft.com").unwrap().oid.clone();
+        for (tid, oid) in
+            [(tid.clone(), "../../groups".to_owned()), (tid, format!("{dave}/x")), ("x/..".to_owned(), dave)]
+        {
+            assert_eq!(graph.clone().is_member(tid, oid, groups.clone()).await, Ok(false));
+        }
+        assert_eq!(tenant.requests(Endpoint::Graph) + tenant.requests(Endpoint::Token), 0);
+    }
 }
