@@ -3,9 +3,8 @@
 
 use url::Url;
 
-use super::validate::is_loopback;
-
-/// The Graph origin of the cloud `authority_host` belongs to; `None` when it is not known.
+/// The Graph origin of the Microsoft cloud `authority_host` belongs to; `None` when it is not
+/// known (a loopback host, the local tenant, is the caller's rule: that host itself).
 ///
 /// * the global cloud (`login.microsoftonline.com` and its aliases, B2C and External ID hosts):
 ///   `https://graph.microsoft.com`;
@@ -13,13 +12,8 @@ use super::validate::is_loopback;
 ///   in on the same host but use `https://dod-graph.microsoft.us`, which only `AAD_GRAPH_URL`
 ///   can say;
 /// * China, operated by 21Vianet (`login.chinacloudapi.cn`): `https://microsoftgraph.chinacloudapi.cn`;
-/// * a loopback host (the local tenant of `aad_auth::testing`): that host itself, which serves a
-///   Graph-shaped `checkMemberGroups` (never a token sent to the internet from a test);
 /// * anything else: unknown, so that a token is never sent to a guessed host.
-pub(crate) fn graph_for_authority(authority_host: &Url) -> Option<Url> {
-    if is_loopback(authority_host) {
-        return Url::parse(&authority_host.origin().ascii_serialization()).ok();
-    }
+pub(crate) fn microsoft_graph(authority_host: &Url) -> Option<Url> {
     let host = authority_host.host_str()?.to_ascii_lowercase();
     let graph = match host.as_str() {
         "login.microsoftonline.com" | "login.microsoft.com" | "login.windows.net" | "sts.windows.net" => {
@@ -35,11 +29,11 @@ pub(crate) fn graph_for_authority(authority_host: &Url) -> Option<Url> {
 
 #[cfg(test)]
 mod tests {
-    use super::graph_for_authority;
+    use super::microsoft_graph;
 
     #[test]
     fn each_cloud_has_its_graph() {
-        let graph = |host: &str| graph_for_authority(&url::Url::parse(host).unwrap()).map(|u| u.to_string());
+        let graph = |host: &str| microsoft_graph(&url::Url::parse(host).unwrap()).map(|u| u.to_string());
         for (host, expected) in [
             ("https://login.microsoftonline.com", Some("https://graph.microsoft.com/")),
             ("https://LOGIN.microsoft.com", Some("https://graph.microsoft.com/")),
@@ -47,8 +41,7 @@ mod tests {
             ("https://contoso.ciamlogin.com", Some("https://graph.microsoft.com/")),
             ("https://login.microsoftonline.us", Some("https://graph.microsoft.us/")),
             ("https://login.chinacloudapi.cn", Some("https://microsoftgraph.chinacloudapi.cn/")),
-            ("http://127.0.0.1:8400", Some("http://127.0.0.1:8400/")),
-            ("https://localhost:8443", Some("https://localhost:8443/")),
+            ("http://127.0.0.1:8400", None),
             ("https://idp.example.com", None),
             ("https://login.microsoftonline.com.evil.example", None),
         ] {

@@ -542,6 +542,9 @@ fn the_graph_url_follows_the_cloud_or_is_set() {
         .as_deref(),
         Some("https://dod-graph.microsoft.us/")
     );
+    // The local tenant serves Graph on its own origin.
+    assert_eq!(graph(&[("AAD_AUTHORITY_HOST", "http://127.0.0.1:8400")]).as_deref(), Some("http://127.0.0.1:8400/"));
+    assert_eq!(graph(&[("AAD_AUTHORITY_HOST", "https://localhost:8443")]).as_deref(), Some("https://localhost:8443/"));
     // An authority host of no known cloud: no Graph is guessed, and `graph` refuses to start.
     assert_eq!(graph(&[("AAD_AUTHORITY_HOST", "https://idp.example.com")]), None);
     let message = err(&[("AAD_AUTHORITY_HOST", "https://idp.example.com"), on, secret]);

@@ -408,7 +408,12 @@ fn graph_url(
     });
     let graph = match explicit {
         Some(explicit) => explicit,
-        None => authority_host.and_then(super::graph::graph_for_authority),
+        // A loopback authority is the local tenant (`aad_auth::testing`), which serves a
+        // Graph-shaped `checkMemberGroups` on its own origin: a test never sends a token out.
+        None => authority_host.and_then(|host| match is_loopback(host) {
+            true => Url::parse(&host.origin().ascii_serialization()).ok(),
+            false => super::graph::microsoft_graph(host),
+        }),
     };
     if !enabled || settings.overage != GroupsOverage::Graph {
         return graph;

@@ -90,9 +90,12 @@ fn permitted(roles: &[&str]) -> bool {
     has("Directory.Read.All") || (has("User.Read.All") && (has("GroupMember.Read.All") || has("Group.Read.All")))
 }
 
+/// Why Graph refuses a caller: the status, Graph's error code and message.
+type Refusal = (u16, &'static str, &'static str);
+
 /// Checks the caller's token as Graph does.
-fn authorize(req: &HttpRequest, shared: &Shared) -> Result<(), HttpResponse> {
-    let invalid = |message: &str| graph_error(401, "InvalidAuthenticationToken", message);
+fn authorize(req: &HttpRequest, shared: &Shared) -> Result<(), Refusal> {
+    let invalid = |message: &'static str| (401, "InvalidAuthenticationToken", message);
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -122,11 +125,7 @@ fn authorize(req: &HttpRequest, shared: &Shared) -> Result<(), HttpResponse> {
         .unwrap_or_default();
     let app_only = text("idtyp") == "app" || claims.get("scp").is_none();
     if !app_only || !permitted(&roles) {
-        return Err(graph_error(
-            403,
-            "Authorization_RequestDenied",
-            "Insufficient privileges to complete the operation.",
-        ));
+        return Err((403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."));
     }
     Ok(())
 }
@@ -142,8 +141,8 @@ pub(crate) async fn check_member_groups(
     if let Some(response) = fault(&shared).await {
         return response;
     }
-    if let Err(response) = authorize(&req, &shared) {
-        return response;
+    if let Err((status, code, message)) = authorize(&req, &shared) {
+        return graph_error(status, code, message);
     }
     let ids: Option<Vec<String>> = serde_json::from_slice::<Value>(&body)
         .ok()
