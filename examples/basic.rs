@@ -13,6 +13,9 @@
 //! * `/test_auth_decorator?name=...`: bearer tokens only, with a query parameter
 //! * `/test`: an HTML page behind `#[auth_required]` (anonymous browsers go to the login page)
 //! * `/admin`: role `Admin`
+//! * `/team`: `#[api_auth_required(allow_session, groups(..))]`, the group that the local tenant's
+//!   `dave` holds among 250: his tokens carry a groups overage instead of `groups`, so the demo
+//!   (`AAD_GROUPS_OVERAGE=graph` on its embedded tenant) asks the tenant's Microsoft Graph
 //! * `/docs` (Swagger UI with PKCE sign-in), `/redoc`, `/openapi.json`; `/login`, `/me`, `/logout`
 //!
 //! Without `AAD_CLIENT_ID`, the demo starts a local Entra ID tenant (`aad_auth::testing`) and
@@ -36,7 +39,7 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aad-auth demo", description = "The endpoints of `cargo run --example basic`."),
-    paths(hello, add_note, list_notes, test_auth_decorator, admin)
+    paths(hello, add_note, list_notes, test_auth_decorator, admin, team)
 )]
 struct ApiDoc;
 
@@ -162,6 +165,38 @@ async fn admin(auth_state: AuthenticationState) -> impl Responder {
     HttpResponse::Ok().json(json!({ "admin": name }))
 }
 
+/// The local tenant's `OVERAGE_TEAM_GROUP` (the guard takes a literal), checked at compile time.
+const TEAM_GROUP: &str = "7d3e1f0a-2b4c-4d5e-8f60-71829304a5b6";
+const _: () = assert!(same(TEAM_GROUP, aad_auth::testing::OVERAGE_TEAM_GROUP));
+
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Members of the team group only. Someone in more groups than a token lists (an overage) is
+/// looked up in Microsoft Graph (`AAD_GROUPS_OVERAGE=graph`).
+#[utoipa::path(responses(
+    (status = 200, description = "Welcome, team member"),
+    (status = 503, description = "Microsoft Graph could not confirm the membership; retry after Retry-After")
+))]
+#[get("/team")]
+#[api_auth_required(allow_session, groups("7d3e1f0a-2b4c-4d5e-8f60-71829304a5b6"))]
+async fn team(auth_state: AuthenticationState) -> impl Responder {
+    let name = auth_state.user().map(|u| u.display_name().to_owned());
+    HttpResponse::Ok().json(json!({ "team": name, "group": TEAM_GROUP }))
+}
+
 /// The configuration: from the environment, or, without `AAD_CLIENT_ID`, from a local tenant
 /// started here (kept alive by the returned handle).
 async fn configuration() -> Result<(AadAuthConfig, Option<Tenant>), Box<dyn std::error::Error>> {
@@ -188,6 +223,8 @@ async fn configuration() -> Result<(AadAuthConfig, Option<Tenant>), Box<dyn std:
             "AAD_TENANT_ID" => Some(tenant_id.clone()),
             "AAD_AUTHORITY_HOST" => Some(host.clone()),
             "AUTH_DEV_MODE" => Some("true".into()),
+            // `/team`: dave's overage is resolved through the tenant's own Graph.
+            "AAD_GROUPS_OVERAGE" => Some("graph".into()),
             "APP_NAME" => Some("aad-auth demo".into()),
             _ => provided(name),
         })
@@ -233,6 +270,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .service(test_auth_decorator)
                 .service(test)
                 .service(admin)
+                .service(team)
         }
     })
     .bind((host.as_str(), port))?;

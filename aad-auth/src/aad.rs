@@ -13,6 +13,7 @@ use crate::authority::Authority;
 use crate::clock::{self, SharedClock};
 use crate::config::AadAuthConfig;
 use crate::error::{AuthError, Error};
+use crate::groups::GroupsResolver;
 use crate::guard::Authenticator;
 use crate::keys::{KeyStore, KeyStoreTiming};
 use crate::login::Login;
@@ -74,6 +75,7 @@ pub struct AadAuthBuilder {
     token_cache: TokenCacheConfig,
     key_store_timing: Option<KeyStoreTiming>,
     http_timeout: Duration,
+    groups_cache_capacity: usize,
     #[cfg(feature = "openapi")]
     openapi: Option<utoipa::openapi::OpenApi>,
 }
@@ -85,6 +87,7 @@ impl std::fmt::Debug for AadAuthBuilder {
             .field("bearer_only", &self.bearer_only)
             .field("token_cache", &self.token_cache)
             .field("http_timeout", &self.http_timeout)
+            .field("groups_cache_capacity", &self.groups_cache_capacity)
             .finish_non_exhaustive()
     }
 }
@@ -111,8 +114,16 @@ impl AadAuthBuilder {
         self
     }
 
+    /// How many groups-overage answers from Microsoft Graph are kept at most (default 10,000,
+    /// about 100 bytes each; past it the oldest goes first). Only used with
+    /// `AAD_GROUPS_OVERAGE=graph`.
+    pub fn groups_cache_capacity(mut self, answers: usize) -> Self {
+        self.groups_cache_capacity = answers;
+        self
+    }
+
     /// How long every call to the identity provider (discovery, JWKS, the login's token
-    /// requests) may take before it counts as failed (default 10 s). For tests that simulate a
+    /// requests, Microsoft Graph) may take before it counts as failed (default 10 s). For tests that simulate a
     /// hanging provider; production leaves the default.
     pub fn http_timeout(mut self, timeout: Duration) -> Self {
         self.http_timeout = timeout;
@@ -179,7 +190,15 @@ impl AadAuthBuilder {
         } else {
             (None, None)
         };
-        let auth = web::Data::new(Authenticator::new(config.clone(), validator, sessions.clone(), pages.clone()));
+        let groups = match config.groups_overage() {
+            crate::config::GroupsOverage::Graph if config.enabled() => {
+                let http = client(crate::http::Redirects::Never)?;
+                GroupsResolver::new(&config, http, self.clock.clone(), self.groups_cache_capacity)
+            }
+            _ => None,
+        };
+        let auth =
+            web::Data::new(Authenticator::new(config.clone(), validator, sessions.clone(), pages.clone(), groups));
         let login = match (sessions, pages) {
             (Some(sessions), Some(pages)) => {
                 let token_http = client(crate::http::Redirects::Never)?;
@@ -237,6 +256,7 @@ impl AadAuth {
             token_cache: TokenCacheConfig::default(),
             key_store_timing: None,
             http_timeout: crate::http::TIMEOUT,
+            groups_cache_capacity: crate::groups::DEFAULT_CAPACITY,
             #[cfg(feature = "openapi")]
             openapi: None,
         }

@@ -47,6 +47,14 @@ pub enum AuthError {
     /// need the session get it; bearer requests and anonymous pages are unaffected.
     #[error("session store unavailable")]
     SessionUnavailable,
+    /// The route requires a group, the caller's token has a groups overage, and Microsoft Graph
+    /// could not confirm the membership (unreachable, 5xx, too slow, throttling, the app's token
+    /// or permission refused): 503 with `Retry-After: retry_after` seconds. Never a silent allow.
+    #[error("group membership unavailable (Microsoft Graph)")]
+    GroupsUnavailable {
+        /// Seconds the client should wait (Graph's own `Retry-After` when it throttled us).
+        retry_after: u32,
+    },
     /// A cookie-authenticated unsafe request from another origin (cross-site request forgery):
     /// 403 `cross_origin_request`; the handler does not run.
     #[error("cross-origin request")]
@@ -66,7 +74,9 @@ impl AuthError {
             Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) | Self::CrossOriginRequest => StatusCode::FORBIDDEN,
-            Self::KeysUnavailable | Self::SessionUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeysUnavailable | Self::SessionUnavailable | Self::GroupsUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::LoginRequired => StatusCode::SEE_OTHER,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,7 +88,9 @@ impl AuthError {
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::Forbidden(_) => Some("insufficient_scope"),
-            Self::KeysUnavailable | Self::SessionUnavailable => Some("temporarily_unavailable"),
+            Self::KeysUnavailable | Self::SessionUnavailable | Self::GroupsUnavailable { .. } => {
+                Some("temporarily_unavailable")
+            }
             Self::CrossOriginRequest => Some("cross_origin_request"),
             Self::MissingCredentials | Self::LoginRequired | Self::NotConfigured => None,
         }
@@ -95,6 +107,9 @@ impl AuthError {
             Self::Forbidden(reason) => reason.description(),
             Self::KeysUnavailable => "The identity provider's signing keys are not available yet; retry shortly.",
             Self::SessionUnavailable => "The session store is not available; retry shortly.",
+            Self::GroupsUnavailable { .. } => {
+                "Group membership could not be confirmed with Microsoft Graph; retry after the time in Retry-After."
+            }
             Self::CrossOriginRequest => {
                 "This request changes state with the session cookie but does not come from this site."
             }

@@ -23,8 +23,9 @@ use tokio::sync::OnceCell;
 use crate::bearer::bearer_token;
 use crate::config::AadAuthConfig;
 use crate::error::AuthError;
+use crate::groups::GroupsResolver;
 use crate::keys::KeyStore;
-use crate::policy::{GuardKind, Policy, StaticPolicy, check_app_wide};
+use crate::policy::{Forbidden, GuardKind, Policy, StaticPolicy, check_app_wide};
 use crate::rejection::{AuthRejection, ResponseContext};
 use crate::session::Sessions;
 use crate::state::AuthenticationState;
@@ -38,6 +39,14 @@ struct RequestAuth {
     bearer: OnceCell<Result<Option<Arc<VerifiedToken>>, AuthError>>,
     session: OnceCell<Result<Option<User>, AuthError>>,
     authorized: RefCell<Option<AuthenticationState>>,
+}
+
+/// What the rules decided about an authenticated request.
+enum Decision {
+    /// Let through.
+    Allowed(AuthenticationState),
+    /// The route requires a group and the token has a groups overage: only Graph can tell.
+    Overage(AuthenticationState),
 }
 
 /// The per-request results of every [`Authenticator`] that looked at the request, by
@@ -54,6 +63,8 @@ pub(crate) struct Authenticator {
     validator: TokenValidator,
     sessions: Option<Arc<Sessions>>,
     pages: Option<Arc<Pages>>,
+    /// `AAD_GROUPS_OVERAGE=graph`: asks Graph about a caller with a groups overage.
+    groups: Option<GroupsResolver>,
     realm: String,
 }
 
@@ -64,16 +75,18 @@ impl std::fmt::Debug for Authenticator {
 }
 
 impl Authenticator {
-    /// `sessions` and `pages` are `None` for a bearer-only app.
+    /// `sessions` and `pages` are `None` for a bearer-only app, `groups` unless
+    /// `AAD_GROUPS_OVERAGE=graph`.
     pub(crate) fn new(
         config: Arc<AadAuthConfig>,
         validator: TokenValidator,
         sessions: Option<Arc<Sessions>>,
         pages: Option<Arc<Pages>>,
+        groups: Option<GroupsResolver>,
     ) -> Self {
         let realm =
             if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
-        Self { config, validator, sessions, pages, realm }
+        Self { config, validator, sessions, pages, groups, realm }
     }
 
     pub(crate) fn config(&self) -> &AadAuthConfig {
@@ -204,12 +217,52 @@ impl Authenticator {
                 None => return Err(missing(policy, req)),
             },
         };
+        // `state` is only moved here, never borrowed: a local borrowed before an await is kept in
+        // the future across it, and this future is copied whole on every bearer request (when
+        // actix boxes the extractor), so the overage's await must not make it larger.
+        match self.decide(state, policy)? {
+            Decision::Allowed(state) => {
+                *cache.authorized.borrow_mut() = Some(state.clone());
+                Ok(state)
+            }
+            Decision::Overage(state) => self.authorize_overage(state, policy, cache).await,
+        }
+    }
+
+    /// The app-wide rules, then the policy, for an authenticated (or anonymous) `state`.
+    fn decide(&self, state: AuthenticationState, policy: &Policy) -> Result<Decision, AuthError> {
         if let Some(user) = state.user() {
             check_app_wide(user, self.config.roles(), self.config.allow_guests()).map_err(AuthError::Forbidden)?;
         }
-        policy.check(&state).map_err(AuthError::Forbidden)?;
-        *cache.authorized.borrow_mut() = Some(state.clone());
-        Ok(state)
+        match policy.check(&state) {
+            Ok(()) => Ok(Decision::Allowed(state)),
+            Err(Forbidden::GroupsOverage) => Ok(Decision::Overage(state)),
+            Err(refused) => Err(AuthError::Forbidden(refused)),
+        }
+    }
+
+    /// The end of [`Authenticator::authorize`] for a groups overage on a route that requires
+    /// groups: with `AAD_GROUPS_OVERAGE=graph`, Graph decides; without, the overage is refused.
+    fn authorize_overage<'a>(
+        &'a self,
+        state: AuthenticationState,
+        policy: &'a Policy,
+        cache: Rc<RequestAuth>,
+    ) -> LocalBoxFuture<'a, Result<AuthenticationState, AuthError>> {
+        Box::pin(async move {
+            let lookup = match (&self.groups, state.user()) {
+                (Some(groups), Some(user)) => groups.is_member(user, policy.required_groups()),
+                _ => return Err(AuthError::Forbidden(Forbidden::GroupsOverage)),
+            };
+            match lookup.await {
+                Ok(true) => {
+                    *cache.authorized.borrow_mut() = Some(state.clone());
+                    Ok(state)
+                }
+                Ok(false) => Err(AuthError::Forbidden(Forbidden::MissingGroup)),
+                Err(unavailable) => Err(AuthError::GroupsUnavailable { retry_after: unavailable.retry_after }),
+            }
+        })
     }
 
     /// The response for an authentication error on this request.

@@ -49,6 +49,7 @@ pub mod clock;
 pub mod config;
 mod csrf;
 mod error;
+mod groups;
 mod guard;
 mod http;
 mod keys;

@@ -54,8 +54,14 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
     if let Some(challenge) = challenge(error, context.realm) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     }
-    if let AuthError::KeysUnavailable | AuthError::SessionUnavailable = error {
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+    match error {
+        AuthError::KeysUnavailable | AuthError::SessionUnavailable => {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        AuthError::GroupsUnavailable { retry_after } => {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+        _ => {}
     }
     response
 }
@@ -173,6 +179,7 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
         }
         AuthError::KeysUnavailable => format!("Bearer realm=\"{realm}\""),
         AuthError::SessionUnavailable
+        | AuthError::GroupsUnavailable { .. }
         | AuthError::CrossOriginRequest
         | AuthError::LoginRequired
         | AuthError::NotConfigured => return None,

@@ -528,7 +528,7 @@ fn basic_serves_a_document_with_the_tenants_endpoints_and_the_guards() {
 
     // Exactly the documented operations, each guarded.
     let paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
-    assert_eq!(paths, ["/admin", "/hello", "/notes", "/test_auth_decorator"]);
+    assert_eq!(paths, ["/admin", "/hello", "/notes", "/team", "/test_auth_decorator"]);
     let either = json!([{ "entra_id": [] }, { "bearer": [] }]);
     let hello = &doc["paths"]["/hello"]["get"];
     assert_eq!(hello["operationId"], "hello");
@@ -563,6 +563,9 @@ fn basic_serves_a_document_with_the_tenants_endpoints_and_the_guards() {
         admin["x-aad-auth"],
         json!({ "kind": "api", "allow_session": true, "scopes": [], "roles": ["Admin"], "groups": [] })
     );
+    let team = &doc["paths"]["/team"]["get"];
+    assert_eq!(team["x-aad-auth"]["groups"], json!([aad_auth::testing::OVERAGE_TEAM_GROUP]), "{team}");
+    assert!(team["responses"]["503"].is_object(), "{team}");
     for path in paths {
         let responses = &doc["paths"][path]["get"]["responses"];
         assert!(responses["401"].is_object() && responses["403"].is_object(), "{path}: {responses}");

@@ -136,6 +136,16 @@ impl ClientConfig {
     pub(crate) fn ca_pem(&self) -> Option<&[u8]> {
         self.ca_pem.as_deref()
     }
+
+    /// The same app in the tenant `tid` (a GUID): for an app-only token in a user's own tenant
+    /// when the app is multi-tenant. An explicit discovery document names one tenant's endpoints,
+    /// so it is kept only for the tenant already configured.
+    pub(crate) fn for_tenant(&self, tid: &str) -> Self {
+        if self.tenant.as_path_segment().eq_ignore_ascii_case(tid) {
+            return self.clone();
+        }
+        Self { tenant: Tenant::Id(tid.to_ascii_lowercase()), openid_config_url: None, ..self.clone() }
+    }
 }
 
 impl std::fmt::Debug for ClientConfig {

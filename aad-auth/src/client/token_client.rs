@@ -160,6 +160,15 @@ impl TokenClient {
         })
     }
 
+    /// A client that sends its requests through `http` (the app's outbound client, with the
+    /// app's timeout and trusted roots), for the library's own token requests.
+    pub(crate) fn with_http(config: ClientConfig, http: reqwest::Client) -> Self {
+        Self {
+            inner: Arc::new(Inner { config, http, endpoints: tokio::sync::OnceCell::new() }),
+            device_code_timeout: None,
+        }
+    }
+
     /// Gives up on a device-code sign-in after `timeout` (default: when the code expires, 15
     /// minutes on Entra).
     #[must_use]
@@ -213,7 +222,7 @@ impl TokenClient {
             .oauth_client(&endpoints.token)
             .set_device_authorization_url(DeviceAuthorizationUrl::from_url(device_url))
             .disable_openid_scope();
-        let send = |request| http::send_token_request(&self.inner.http, request, MAX_RESPONSE_BYTES);
+        let send = TokenSender(&self.inner.http);
         let details: DeviceAuthorizationResponse<EntraDeviceFields> = client
             .exchange_device_code()
             .add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())))
@@ -261,7 +270,7 @@ impl TokenClient {
         self.require_secret(FLOW)?;
         let endpoints = self.endpoints().await?;
         let client = self.oauth_client(&endpoints.token);
-        let send = |request| http::send_token_request(&self.inner.http, request, MAX_RESPONSE_BYTES);
+        let send = TokenSender(&self.inner.http);
         let response =
             client.exchange_client_credentials().add_scope(Scope::new(scope.to_owned())).request_async(&send).await;
         match response {
@@ -408,6 +417,23 @@ impl TokenClient {
                 reason: sanitise_description(&reason, &[]),
             },
         }
+    }
+}
+
+/// openidconnect's HTTP client for the token requests: a type rather than a closure, so that the
+/// flows' futures are `Send` (with a closure capturing `&reqwest::Client` the compiler cannot
+/// show it for every lifetime, and the library's own client-credentials calls, made from
+/// futures shared between workers, need it).
+struct TokenSender<'a>(&'a reqwest::Client);
+
+impl<'c> openidconnect::AsyncHttpClient<'c> for TokenSender<'_> {
+    type Error = FetchError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<openidconnect::HttpResponse, FetchError>> + Send + 'c>,
+    >;
+
+    fn call(&'c self, request: openidconnect::HttpRequest) -> Self::Future {
+        Box::pin(http::send_token_request(self.0, request, MAX_RESPONSE_BYTES))
     }
 }
 

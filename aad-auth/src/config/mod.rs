@@ -9,6 +9,7 @@
 
 pub(crate) mod env;
 mod error;
+mod graph;
 mod public_base;
 pub(crate) mod settings;
 mod validate;
@@ -102,6 +103,19 @@ impl Default for TokenVersions {
     fn default() -> Self {
         Self { v1: true, v2: true }
     }
+}
+
+/// What a route that requires groups does for a caller whose token has a groups overage (too
+/// many groups to list: `_claim_names`/`hasgroups` instead of `groups`), `AAD_GROUPS_OVERAGE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum GroupsOverage {
+    /// Refuse (403, `GroupsOverage`): the membership cannot be confirmed from the token.
+    #[default]
+    Off,
+    /// Ask Microsoft Graph (`POST /v1.0/users/{oid}/checkMemberGroups`) with the app's own token
+    /// (client credentials), and decide from its answer.
+    Graph,
 }
 
 /// The `SameSite` attribute of the session cookie.
@@ -291,6 +305,9 @@ pub struct AadAuthConfig {
     pub(crate) clock_skew: Duration,
     pub(crate) jwks_cache_ttl: Duration,
     pub(crate) jwks_stale_ttl: Duration,
+    pub(crate) groups_overage: GroupsOverage,
+    pub(crate) groups_cache_ttl: Duration,
+    pub(crate) graph_url: Option<Url>,
     pub(crate) allow_guests: bool,
     pub(crate) enabled: bool,
     pub(crate) dev_mode: bool,
@@ -444,6 +461,19 @@ impl AadAuthConfig {
     pub fn jwks_stale_ttl(&self) -> Duration {
         self.jwks_stale_ttl
     }
+    /// What a groups overage does on a route that requires groups (`AAD_GROUPS_OVERAGE`).
+    pub fn groups_overage(&self) -> GroupsOverage {
+        self.groups_overage
+    }
+    /// How long a membership answer from Microsoft Graph is kept (`AAD_GROUPS_CACHE_TTL`).
+    pub fn groups_cache_ttl(&self) -> Duration {
+        self.groups_cache_ttl
+    }
+    /// The Microsoft Graph origin overage checks call: `AAD_GRAPH_URL`, else the Graph of the
+    /// authority host's cloud (`None` for a host whose cloud is not known).
+    pub fn graph_url(&self) -> Option<&Url> {
+        self.graph_url.as_ref()
+    }
     /// Whether guest (B2B) users are allowed (`AAD_ALLOW_GUESTS`).
     pub fn allow_guests(&self) -> bool {
         self.allow_guests
@@ -501,6 +531,9 @@ pub struct AadAuthConfigBuilder {
     clock_skew: Duration,
     jwks_cache_ttl: Duration,
     jwks_stale_ttl: Duration,
+    groups_overage: GroupsOverage,
+    groups_cache_ttl: Duration,
+    graph_url: Option<String>,
     allow_guests: bool,
     enabled: bool,
     dev_mode: bool,
@@ -536,6 +569,9 @@ impl AadAuthConfigBuilder {
             clock_skew: Duration::from_secs(60),
             jwks_cache_ttl: Duration::from_secs(86_400),
             jwks_stale_ttl: Duration::from_secs(86_400),
+            groups_overage: GroupsOverage::Off,
+            groups_cache_ttl: Duration::from_secs(3_600),
+            graph_url: None,
             allow_guests: true,
             enabled: true,
             dev_mode: false,
@@ -658,6 +694,25 @@ impl AadAuthConfigBuilder {
     /// passes while refreshes fail).
     pub fn jwks_stale_ttl(mut self, stale: Duration) -> Self {
         self.jwks_stale_ttl = stale;
+        self
+    }
+    /// What a groups overage does on a route that requires groups (`AAD_GROUPS_OVERAGE`; default
+    /// [`GroupsOverage::Off`]). [`GroupsOverage::Graph`] needs a client secret.
+    pub fn groups_overage(mut self, overage: GroupsOverage) -> Self {
+        self.groups_overage = overage;
+        self
+    }
+    /// How long a membership answer from Microsoft Graph is kept (`AAD_GROUPS_CACHE_TTL`; default
+    /// 3600 s, at most 86400 s; zero keeps none, though concurrent identical checks still share
+    /// one call).
+    pub fn groups_cache_ttl(mut self, ttl: Duration) -> Self {
+        self.groups_cache_ttl = ttl;
+        self
+    }
+    /// The Microsoft Graph origin (`AAD_GRAPH_URL`; default: the Graph of the authority host's
+    /// cloud, such as `https://graph.microsoft.com`).
+    pub fn graph_url(mut self, url: impl Into<String>) -> Self {
+        self.graph_url = Some(url.into());
         self
     }
     /// Whether guest (B2B) users are allowed (`AAD_ALLOW_GUESTS`; default true).

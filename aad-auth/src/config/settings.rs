@@ -260,6 +260,17 @@ settings! {
     AAD_JWKS_STALE_TTL: seconds(jwks_stale_ttl, 86400, 0..=604800) =>
         "how long past the TTL the last good keys keep serving while refreshes fail (0 = none); past \
          it, 503 with `Retry-After`, never 401";
+    AAD_GROUPS_OVERAGE: custom(readers::read_groups_overage, "`off`") =>
+        "`graph`: a route that requires groups asks Microsoft Graph (`checkMemberGroups`, with the app's own \
+         token) about a caller whose token has a groups overage, instead of refusing it; needs \
+         `AAD_CLIENT_SECRET` and admin-consented Graph application permissions (see Groups overage)";
+    AAD_GROUPS_CACHE_TTL: seconds(groups_cache_ttl, 3600, 0..=86400) =>
+        "how long Graph's answer is kept per (tenant, user, route's groups); failures are never kept";
+    AAD_GRAPH_URL: text(graph_url, "from the authority host") =>
+        "the Microsoft Graph origin overage checks call: `https://graph.microsoft.com`, `.us` or \
+         `microsoftgraph.chinacloudapi.cn` by the authority's cloud, the local tenant itself on a loopback \
+         host; set it for `https://dod-graph.microsoft.us` (DoD shares the US Government login host) or any \
+         other authority host";
     AAD_ALLOW_GUESTS: flag(allow_guests, true) =>
         "guest (B2B) users allowed";
     AUTH_ENABLED: flag(enabled, true) =>

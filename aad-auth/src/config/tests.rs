@@ -358,6 +358,8 @@ fn the_table_defaults_are_the_builders_and_the_environments() {
         assert_eq!(config.clock_skew().as_secs().to_string(), defaults("AAD_CLOCK_SKEW_SECONDS"));
         assert_eq!(config.jwks_cache_ttl().as_secs().to_string(), defaults("AAD_JWKS_CACHE_TTL"));
         assert_eq!(config.jwks_stale_ttl().as_secs().to_string(), defaults("AAD_JWKS_STALE_TTL"));
+        assert_eq!(config.groups_cache_ttl().as_secs().to_string(), defaults("AAD_GROUPS_CACHE_TTL"));
+        assert_eq!(config.groups_overage(), GroupsOverage::Off);
         assert_eq!(config.session().max_age.as_secs().to_string(), defaults("SESSION_MAX_AGE"));
         assert_eq!(config.session().idle_timeout.as_secs().to_string(), defaults("SESSION_IDLE_TIMEOUT"));
         assert_eq!(config.session().https_only.to_string(), defaults("SESSION_HTTPS_ONLY"));
@@ -376,6 +378,7 @@ fn with_seconds(var: &str, secs: u64) -> AadAuthConfigBuilder {
         "AAD_CLOCK_SKEW_SECONDS" => builder.clock_skew(value),
         "AAD_JWKS_CACHE_TTL" => builder.jwks_cache_ttl(value),
         "AAD_JWKS_STALE_TTL" => builder.jwks_stale_ttl(value),
+        "AAD_GROUPS_CACHE_TTL" => builder.groups_cache_ttl(value),
         "SESSION_MAX_AGE" => builder.session(SessionConfig { max_age: value, ..SessionConfig::default() }),
         "SESSION_IDLE_TIMEOUT" => builder.session(SessionConfig { idle_timeout: value, ..SessionConfig::default() }),
         other => panic!("no builder setter for {other}"),
@@ -388,6 +391,7 @@ fn duration_bounds_are_the_same_from_the_environment_and_the_builder() {
         ("AAD_CLOCK_SKEW_SECONDS", 0, 600),
         ("AAD_JWKS_CACHE_TTL", 60, 604_800),
         ("AAD_JWKS_STALE_TTL", 0, 604_800),
+        ("AAD_GROUPS_CACHE_TTL", 0, 86_400),
         ("SESSION_MAX_AGE", 60, 31_622_400),
         ("SESSION_IDLE_TIMEOUT", 60, 31_622_400),
     ];
@@ -498,4 +502,74 @@ fn the_client_id_is_a_guid_on_both_paths() {
         assert!(parse(&[("AAD_CLIENT_ID", id)]).is_ok(), "{id}");
         assert!(AadAuthConfig::builder(id, TENANT).build().is_ok(), "{id}");
     }
+}
+
+// Groups overage through Microsoft Graph.
+
+#[test]
+fn groups_overage_is_off_unless_set_and_graph_needs_a_secret() {
+    assert_eq!(parse(&[]).unwrap().groups_overage(), GroupsOverage::Off);
+    assert_eq!(parse(&[]).unwrap().graph_url().map(Url::as_str), Some("https://graph.microsoft.com/"));
+    let on = parse(&[("AAD_GROUPS_OVERAGE", "graph"), ("AAD_CLIENT_SECRET", "s3cret")]).unwrap();
+    assert_eq!((on.groups_overage(), on.groups_cache_ttl()), (GroupsOverage::Graph, Duration::from_secs(3600)));
+    assert_eq!(parse(&[("AAD_GROUPS_OVERAGE", "OFF")]).unwrap().groups_overage(), GroupsOverage::Off);
+
+    let message = err(&[("AAD_GROUPS_OVERAGE", "graph")]);
+    assert!(message.contains("AAD_GROUPS_OVERAGE") && message.contains("AAD_CLIENT_SECRET"), "{message}");
+    let from_code = AadAuthConfig::builder(CLIENT, TENANT).groups_overage(GroupsOverage::Graph).build().unwrap_err();
+    assert_eq!(from_code.to_string(), message);
+    // Off, or authentication off: nothing to ask Graph with is needed.
+    assert!(parse(&[("AAD_GROUPS_OVERAGE", "graph"), ("AUTH_ENABLED", "false")]).is_ok());
+
+    let message = err(&[("AAD_GROUPS_OVERAGE", "ldap")]);
+    assert!(message.contains("AAD_GROUPS_OVERAGE") && message.contains("off or graph"), "{message}");
+}
+
+#[test]
+fn the_graph_url_follows_the_cloud_or_is_set() {
+    let graph = |vars: &[(&str, &str)]| parse(vars).unwrap().graph_url().map(|url| url.as_str().to_owned());
+    let secret = ("AAD_CLIENT_SECRET", "s3cret");
+    let on = ("AAD_GROUPS_OVERAGE", "graph");
+    assert_eq!(
+        graph(&[("AAD_AUTHORITY_HOST", "https://login.microsoftonline.us")]).as_deref(),
+        Some("https://graph.microsoft.us/")
+    );
+    assert_eq!(
+        graph(&[
+            ("AAD_AUTHORITY_HOST", "https://login.microsoftonline.us"),
+            ("AAD_GRAPH_URL", "https://dod-graph.microsoft.us")
+        ])
+        .as_deref(),
+        Some("https://dod-graph.microsoft.us/")
+    );
+    // The local tenant serves Graph on its own origin.
+    assert_eq!(graph(&[("AAD_AUTHORITY_HOST", "http://127.0.0.1:8400")]).as_deref(), Some("http://127.0.0.1:8400/"));
+    assert_eq!(graph(&[("AAD_AUTHORITY_HOST", "https://localhost:8443")]).as_deref(), Some("https://localhost:8443/"));
+    // An authority host of no known cloud: no Graph is guessed, and `graph` refuses to start.
+    assert_eq!(graph(&[("AAD_AUTHORITY_HOST", "https://idp.example.com")]), None);
+    let message = err(&[("AAD_AUTHORITY_HOST", "https://idp.example.com"), on, secret]);
+    assert!(message.contains("AAD_GRAPH_URL") && message.contains("idp.example.com"), "{message}");
+    assert!(
+        parse(&[
+            ("AAD_AUTHORITY_HOST", "https://idp.example.com"),
+            ("AAD_GRAPH_URL", "https://graph.example.com"),
+            on,
+            secret
+        ])
+        .is_ok()
+    );
+
+    for bad in [
+        "http://graph.example.com",
+        "https://graph.example.com/v1.0",
+        "graph.microsoft.com",
+        "https://u:p@graph.example.com",
+    ] {
+        let message = err(&[("AAD_GRAPH_URL", bad)]);
+        assert!(message.starts_with("AAD_GRAPH_URL"), "{bad}: {message}");
+        assert!(!message.contains("u:p"), "{message}");
+    }
+    // A bad authority host is reported once, not again as an unknown Graph.
+    let message = err(&[("AAD_AUTHORITY_HOST", "ftp://x"), on, secret]);
+    assert!(!message.contains("AAD_GRAPH_URL"), "{message}");
 }

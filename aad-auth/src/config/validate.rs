@@ -6,7 +6,9 @@ use ipnet::IpNet;
 use url::Url;
 
 use super::settings::*;
-use super::{AadAuthConfig, AadAuthConfigBuilder, ConfigError, PROMPTS, SameSite, Tenant, TokenVersions, is_guid};
+use super::{
+    AadAuthConfig, AadAuthConfigBuilder, ConfigError, GroupsOverage, PROMPTS, SameSite, Tenant, TokenVersions, is_guid,
+};
 
 /// Whether a URL points at this machine (where plain http is acceptable).
 pub(crate) fn is_loopback(url: &Url) -> bool {
@@ -294,6 +296,17 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
         )
     };
 
+    let graph_url = graph_url(
+        GraphSettings {
+            explicit: builder.graph_url.as_deref(),
+            overage: builder.groups_overage,
+            has_secret: builder.client_secret.is_some(),
+        },
+        authority_host.as_ref(),
+        enabled,
+        &mut problems,
+    );
+
     let cookie_name = &builder.session.cookie_name;
     if cookie_name.is_empty()
         || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
@@ -354,6 +367,9 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
         clock_skew: builder.clock_skew,
         jwks_cache_ttl: builder.jwks_cache_ttl,
         jwks_stale_ttl: builder.jwks_stale_ttl,
+        groups_overage: builder.groups_overage,
+        groups_cache_ttl: builder.groups_cache_ttl,
+        graph_url,
         allow_guests: builder.allow_guests,
         enabled,
         dev_mode: builder.dev_mode,
@@ -361,4 +377,63 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
         ui: builder.ui,
         session: builder.session,
     })
+}
+
+/// `AAD_GRAPH_URL` (an origin), else the Graph of the authority's cloud; with
+/// `AAD_GROUPS_OVERAGE=graph`, a Graph that is known and a client secret to get its token with.
+/// The settings the Graph URL depends on.
+struct GraphSettings<'a> {
+    explicit: Option<&'a str>,
+    overage: GroupsOverage,
+    has_secret: bool,
+}
+
+fn graph_url(
+    settings: GraphSettings<'_>,
+    authority_host: Option<&Url>,
+    enabled: bool,
+    problems: &mut Vec<ConfigError>,
+) -> Option<Url> {
+    const EXPECTED: &str =
+        "an origin such as https://dod-graph.microsoft.us (scheme, host and port; http:// only for localhost)";
+    let explicit = settings.explicit.map(|value| match secure_url(AAD_GRAPH_URL, value, problems) {
+        Some(url) if origin_only(url.as_str()).is_some() => Some(url),
+        Some(_) => {
+            problems.push(ConfigError::invalid(AAD_GRAPH_URL, EXPECTED, value));
+            None
+        }
+        None => None,
+    });
+    let graph = match explicit {
+        Some(explicit) => explicit,
+        // A loopback authority is the local tenant (`aad_auth::testing`), which serves a
+        // Graph-shaped `checkMemberGroups` on its own origin: a test never sends a token out.
+        None => authority_host.and_then(|host| match is_loopback(host) {
+            true => Url::parse(&host.origin().ascii_serialization()).ok(),
+            false => super::graph::microsoft_graph(host),
+        }),
+    };
+    if !enabled || settings.overage != GroupsOverage::Graph {
+        return graph;
+    }
+    if !settings.has_secret {
+        problems.push(ConfigError::Conflict {
+            var: AAD_GROUPS_OVERAGE,
+            message: format!(
+                "{AAD_GROUPS_OVERAGE}=graph asks Microsoft Graph with the app's own token (client credentials), which \
+                 needs a client credential: set {AAD_CLIENT_SECRET}, or set {AAD_GROUPS_OVERAGE}=off"
+            ),
+        });
+    }
+    if graph.is_none() && !reported(problems, &[AAD_AUTHORITY_HOST, AAD_GRAPH_URL]) {
+        problems.push(ConfigError::Conflict {
+            var: AAD_GRAPH_URL,
+            message: format!(
+                "{AAD_GROUPS_OVERAGE}=graph: no Microsoft Graph is known for the authority host {}; set \
+                 {AAD_GRAPH_URL} to its Graph origin",
+                authority_host.map(|url| url.as_str().trim_end_matches('/')).unwrap_or_default()
+            ),
+        });
+    }
+    graph
 }

@@ -12,6 +12,7 @@
 //! | `POST /{tenant}/oauth2/v2.0/devicecode`, `GET`/`POST /device` | device code, and the page where it is approved |
 //! | `GET /{tenant}/oauth2/v2.0/logout` | ends the session; back to a registered `post_logout_redirect_uri` |
 //! | `GET /common/discovery/instance` | msal's instance discovery |
+//! | `POST /v1.0/users/{oid}/checkMemberGroups` | Microsoft Graph's membership check, for an app-only Graph token with the permissions Graph requires (groups overage) |
 //!
 //! It behaves like Entra where clients or apps depend on it, so that a mistake that would fail
 //! against Entra fails here too: redirect URIs must be registered (`http` loopback URIs match
@@ -42,6 +43,7 @@ mod client_auth;
 mod clock;
 mod flows;
 mod grants;
+mod graph;
 mod keys;
 mod oauth;
 mod pages;
@@ -64,7 +66,7 @@ pub use keys::{SigningAlg, TestKey};
 /// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
 #[cfg(feature = "fuzzing")]
 pub(crate) use proto::{param, parse_params};
-pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, TestUser, random_guid};
+pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, OVERAGE_TEAM_GROUP, TestUser, random_guid};
 pub use scopes::GRAPH_APP_ID;
 pub use token::TokenBuilder;
 
@@ -91,9 +93,11 @@ pub enum Endpoint {
     Logout,
     /// `/common/discovery/instance`.
     InstanceDiscovery,
+    /// Microsoft Graph's `/v1.0/users/{oid}/checkMemberGroups`.
+    Graph,
 }
 
-const ENDPOINTS: usize = 8;
+const ENDPOINTS: usize = 9;
 
 impl Endpoint {
     fn index(self) -> usize {
@@ -116,6 +120,8 @@ pub enum Fault {
     /// JWKS only: like [`Fault::PartialKeys`] for one answer, then behave again (one lagging
     /// replica behind a load balancer).
     PartialKeysOnce,
+    /// Answer 429 with `Retry-After` of this many whole seconds (throttling, as Graph does).
+    Throttled(Duration),
     /// Answer normally after this delay.
     Slow(Duration),
     /// Never answer (well, after an hour).
@@ -225,7 +231,8 @@ impl TenantBuilder {
     }
 
     /// Adds a user. Without any, four are created: two members (`alice` with role `Admin`,
-    /// `bob` without roles), a guest, and a member of too many groups (overage).
+    /// `bob` without roles), a guest, and `dave`, a member of 250 groups (an overage), the first
+    /// of which is [`OVERAGE_TEAM_GROUP`].
     pub fn user(mut self, user: TestUser) -> Self {
         self.users.push(user);
         self

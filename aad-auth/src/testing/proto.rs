@@ -157,6 +157,11 @@ pub(crate) async fn fault_response(shared: &Shared, endpoint: Endpoint) -> Optio
             Some(entra_error(status, "temporarily_unavailable", 50_001, "The service is temporarily unavailable."))
         }
         Fault::Garbage => Some(HttpResponse::Ok().content_type("application/json").body("<html>not json{")),
+        Fault::Throttled(wait) => {
+            let mut response = entra_error(429, "temporarily_unavailable", 50_196, "The request was throttled.");
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(wait.as_secs()));
+            Some(response)
+        }
         Fault::Slow(delay) => {
             tokio::time::sleep(delay).await;
             None

@@ -43,6 +43,9 @@ pub struct AppRegistration {
     pub app_roles: Vec<String>,
     /// App roles granted to this app as a client (client credentials tokens carry them).
     pub granted_roles: Vec<String>,
+    /// Microsoft Graph application permissions granted to this app, admin consent included
+    /// (its client-credentials tokens for Graph carry them as `roles`).
+    pub graph_permissions: Vec<String>,
     /// Access-token version issued for this app's API (1 or 2).
     pub token_version: u8,
     /// Whether public-client flows (device code) are allowed.
@@ -63,6 +66,7 @@ impl AppRegistration {
             exposed_scopes: vec!["user_impersonation".into()],
             app_roles: vec!["Admin".into(), "Reader".into()],
             granted_roles: vec!["Reader".into()],
+            graph_permissions: Vec::new(),
             token_version: 2,
             public_client: false,
         }
@@ -102,6 +106,14 @@ impl AppRegistration {
         self
     }
 
+    /// Grants a Microsoft Graph application permission (admin-consented), such as
+    /// `GroupMember.Read.All`.
+    #[must_use]
+    pub fn graph_permission(mut self, permission: impl Into<String>) -> Self {
+        self.graph_permissions.push(permission.into());
+        self
+    }
+
     /// Sets the client secret (confidential clients).
     #[must_use]
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
@@ -115,9 +127,13 @@ impl AppRegistration {
     /// `http://localhost:*/oauth/aad/redirect`; single-page-app redirect URIs (Swagger UI's
     /// PKCE flow) `http://127.0.0.1:*/docs/oauth2-redirect` and
     /// `http://localhost:*/docs/oauth2-redirect`; post-logout URIs `http://127.0.0.1:*/login`
-    /// and `http://localhost:*/login`.
+    /// and `http://localhost:*/login`. It holds the Graph application permissions
+    /// `User.Read.All` and `GroupMember.Read.All`, which `checkMemberGroups` needs for a groups
+    /// overage.
     pub fn dev_api() -> Self {
         Self::confidential("Dev API")
+            .graph_permission("User.Read.All")
+            .graph_permission("GroupMember.Read.All")
             .redirect_uri("http://127.0.0.1:*/oauth/aad/redirect")
             .redirect_uri("http://localhost:*/oauth/aad/redirect")
             .spa_redirect_uri("http://127.0.0.1:*/docs/oauth2-redirect")
@@ -210,6 +226,10 @@ impl TestUser {
         self
     }
 }
+
+/// The group the default overage user (`dave`, 250 groups) is in first, and that the demo's
+/// `GET /team` requires: only Graph can confirm it, since his tokens list no groups.
+pub const OVERAGE_TEAM_GROUP: &str = "7d3e1f0a-2b4c-4d5e-8f60-71829304a5b6";
 
 /// Above this many groups Entra replaces the `groups` claim by an overage indicator.
 pub const GROUPS_OVERAGE_LIMIT: usize = 200;

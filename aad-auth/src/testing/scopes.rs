@@ -83,7 +83,10 @@ fn invalid_scope(description: String) -> OAuthError {
 /// Finds the resource named by `name` (`api://{id}`, `{id}`, Graph's URL or id).
 fn find_resource(shared: &Shared, name: &str) -> Result<Resource, OAuthError> {
     let lower = name.to_ascii_lowercase();
+    // The tenant serves Graph on its own origin too (`checkMemberGroups`), named as apps name a
+    // national cloud's Graph: by its origin.
     if lower == "https://graph.microsoft.com"
+        || lower == shared.base_url.to_ascii_lowercase()
         || lower == GRAPH_APP_ID
         || lower == "00000003-0000-0000-c000-000000000000"
     {

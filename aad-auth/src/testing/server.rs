@@ -13,15 +13,16 @@ use serde_json::{Value, json};
 
 use super::flows::Flows;
 use super::proto::{MAX_FORM_BYTES, TenantPath, fault_response, resolve_tenant, tenant_not_found};
-use super::registry::{AppRegistration, TestUser, random_guid};
-use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey, oauth, pages};
+use super::registry::{AppRegistration, OVERAGE_TEAM_GROUP, TestUser, random_guid};
+use super::{Endpoint, Fault, KeyRing, Shared, TenantBuilder, TestKey, graph, oauth, pages};
 
 const DOMAIN: &str = "contoso.onmicrosoft.com";
 
 fn default_users() -> Vec<TestUser> {
     let admins = random_guid();
     let readers = random_guid();
-    let many: Vec<String> = (0..250).map(|_| random_guid()).collect();
+    let many: Vec<String> =
+        std::iter::once(OVERAGE_TEAM_GROUP.to_owned()).chain((1..250).map(|_| random_guid())).collect();
     vec![
         TestUser::member(format!("alice@{DOMAIN}"), "Alice Example").roles(["Admin"]).groups([admins, readers.clone()]),
         TestUser::member(format!("bob@{DOMAIN}"), "Bob Example").groups([readers]),
@@ -123,7 +124,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/{tenant}/oauth2/v2.0/devicecode", web::method(OPTIONS).to(oauth::preflight))
         .route("/{tenant}/oauth2/v2.0/logout", web::get().to(pages::logout))
         .route("/device", web::get().to(pages::device_page))
-        .route("/device", web::post().to(pages::device_submit));
+        .route("/device", web::post().to(pages::device_submit))
+        .route("/v1.0/users/{oid}/checkMemberGroups", web::post().to(graph::check_member_groups));
 }
 
 async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {

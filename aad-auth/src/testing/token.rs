@@ -242,7 +242,7 @@ impl TokenBuilder {
             Resource::App { app, .. } => {
                 client.granted_roles.iter().filter(|role| app.app_roles.contains(role)).cloned().collect()
             }
-            Resource::Graph => Vec::new(),
+            Resource::Graph => client.graph_permissions.clone(),
         };
         let mut builder = self.app_only().roles(roles).lifetime(Duration::from_secs(ACCESS_TOKEN_SECONDS));
         builder.claims.insert("azp".into(), json!(client.client_id));

@@ -2,8 +2,8 @@
 
 use base64::Engine as _;
 
-use super::{AAD_TOKEN_VERSIONS, LIST_EXPECTED, SESSION_SAME_SITE, SESSION_SECRET, SESSION_STORE};
-use crate::config::{AadAuthConfigBuilder, ConfigError, SameSite, SessionStoreKind};
+use super::{AAD_GROUPS_OVERAGE, AAD_TOKEN_VERSIONS, LIST_EXPECTED, SESSION_SAME_SITE, SESSION_SECRET, SESSION_STORE};
+use crate::config::{AadAuthConfigBuilder, ConfigError, GroupsOverage, SameSite, SessionStoreKind};
 
 pub(crate) const SESSION_SECRET_EXPECTED: &str =
     "a key of at least 64 bytes, base64-encoded (generate one with `openssl rand -base64 64`)";
@@ -44,6 +44,15 @@ pub(crate) fn read_session_secret(builder: &mut AadAuthConfigBuilder, value: &st
         }
         None => Err(ConfigError::invalid_secret(SESSION_SECRET, SESSION_SECRET_EXPECTED)),
     }
+}
+
+pub(crate) fn read_groups_overage(builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
+    builder.groups_overage = match value.to_ascii_lowercase().as_str() {
+        "off" => GroupsOverage::Off,
+        "graph" => GroupsOverage::Graph,
+        _ => return Err(ConfigError::invalid(AAD_GROUPS_OVERAGE, "off or graph", value)),
+    };
+    Ok(())
 }
 
 pub(crate) fn read_cookie_name(builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
