@@ -5,5 +5,6 @@
 mod bad_input;
 mod bearer;
 mod disabled;
+mod groups_overage;
 mod keys;
 mod token_cache;

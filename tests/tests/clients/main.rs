@@ -3,5 +3,6 @@
 //! One test binary for several files (each compiles and links the world once).
 
 mod clients;
+mod groups_overage_demo;
 mod msal;
 mod smoke;

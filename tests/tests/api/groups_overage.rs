@@ -5,17 +5,15 @@
 //! `groups`; the first of them is `OVERAGE_TEAM_GROUP`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use aad_auth::config::GroupsOverage;
 use aad_auth::testing::{AppRegistration, Endpoint, Fault, GRAPH_APP_ID, ManualClock, OVERAGE_TEAM_GROUP, Tenant};
 use aad_auth::{AadAuth, AadAuthBuilder, AuthenticationState, Policy, RequireAuth};
+use aad_auth_tests::site::{Browser, Site, login_config};
+use aad_auth_tests::{Reply, get};
 use actix_web::{App, HttpResponse, test, web};
-use common::site::{Browser, Site, login_config};
-use common::{Reply, get};
 use serde_json::json;
 
 const DAVE: &str = "dave@contoso.onmicrosoft.com";

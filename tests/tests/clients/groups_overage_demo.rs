@@ -3,14 +3,10 @@
 //! Needs `cargo build --examples` first.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-mod common;
-mod emulator_support;
-mod example_processes;
-
 use std::time::Duration;
 
-use common::site::Browser;
-use example_processes::{command, spawn};
+use aad_auth_tests::example_processes::{command, spawn};
+use aad_auth_tests::site::Browser;
 
 #[actix_web::test]
 async fn the_demo_resolves_daves_overage_on_team_and_refuses_bob() {
