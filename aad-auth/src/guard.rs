@@ -55,6 +55,8 @@ pub(crate) struct Authenticator {
     sessions: Option<Arc<Sessions>>,
     pages: Option<Arc<Pages>>,
     realm: String,
+    /// `{authority}/oauth2/v2.0/authorize`, for claims challenges.
+    authorize_url: String,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -73,7 +75,8 @@ impl Authenticator {
     ) -> Self {
         let realm =
             if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
-        Self { config, validator, sessions, pages, realm }
+        let authorize_url = format!("{}/oauth2/v2.0/authorize", config.authority());
+        Self { config, validator, sessions, pages, realm, authorize_url }
     }
 
     pub(crate) fn config(&self) -> &AadAuthConfig {
@@ -208,15 +211,26 @@ impl Authenticator {
             check_app_wide(user, self.config.roles(), self.config.allow_guests()).map_err(AuthError::Forbidden)?;
         }
         policy.check(&state).map_err(AuthError::Forbidden)?;
+        if let Some(challenge) = policy.missing_auth_context(&state) {
+            return Err(step_up(policy, &state, req, challenge));
+        }
         *cache.authorized.borrow_mut() = Some(state.clone());
         Ok(state)
     }
 
     /// The response for an authentication error on this request.
     pub(crate) fn error_response(&self, error: &AuthError, req: &HttpRequest) -> HttpResponse {
+        let step_up_url = self.config.routes().oauth_login();
+        // Only a 401 names the metadata; it depends on the request's origin unless configured.
+        let resource_metadata = (error.status() == actix_web::http::StatusCode::UNAUTHORIZED)
+            .then(|| crate::protected_resource::location::metadata_url_for(&self.config, req));
         let context = ResponseContext {
             realm: &self.realm,
             login_url: &self.config.routes().login_ui,
+            step_up_url: &step_up_url,
+            authorize_url: &self.authorize_url,
+            client_id: self.config.client_id(),
+            resource_metadata,
             pages: self.pages.as_deref(),
         };
         crate::rejection::respond(error, req, &context)
@@ -235,6 +249,22 @@ fn missing(policy: &Policy, req: &HttpRequest) -> AuthError {
     match policy.kind() {
         GuardKind::Page if crate::rejection::prefers_html(req) => AuthError::LoginRequired,
         GuardKind::Page | GuardKind::Api => AuthError::MissingCredentials,
+    }
+}
+
+/// A sign-in without a required authentication context: a browser session on a page goes
+/// through the login again (asking Entra for the context); everyone else gets the claims
+/// challenge. A bearer-only app has no login to send the browser to.
+fn step_up(
+    policy: &Policy,
+    state: &AuthenticationState,
+    req: &HttpRequest,
+    challenge: &crate::step_up::ClaimsChallenge,
+) -> AuthError {
+    let session = state.source() == Some(crate::state::AuthSource::Session);
+    match policy.kind() {
+        GuardKind::Page if session && crate::rejection::prefers_html(req) => AuthError::StepUpRequired(challenge.clone()),
+        GuardKind::Page | GuardKind::Api => AuthError::InsufficientClaims(challenge.clone()),
     }
 }
 

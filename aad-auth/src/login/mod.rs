@@ -25,6 +25,7 @@ use crate::guard::Authenticator;
 use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
+use crate::step_up::ClaimsChallenge;
 use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
 use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedInView, SignedOutView, UserView};
 use transaction::Transaction;
@@ -182,8 +183,24 @@ async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
         );
     };
     let target = target(auth, &req);
+    // A step-up (a page that needs an authentication context): the claims request is built
+    // here from ids that must each be c1..c99, never taken from the caller as JSON.
+    let claims = match query_param(&req, "auth_context") {
+        None => None,
+        Some(ids) => match ClaimsChallenge::new(ids.split(',').map(str::trim)) {
+            Some(challenge) => Some(challenge.claims_json()),
+            None => {
+                return error_page(
+                    &login,
+                    StatusCode::BAD_REQUEST,
+                    "Sign-in failed",
+                    "The requested authentication context is not valid.",
+                );
+            }
+        },
+    };
     let redirect_uri = crate::public_origin::redirect_uri(config, &req);
-    let authorization = match oidc::authorize(config, &metadata, &redirect_uri) {
+    let authorization = match oidc::authorize(config, &metadata, &redirect_uri, claims) {
         Ok(authorization) => authorization,
         Err(reason) => {
             tracing::error!(%reason, "cannot build the authorize request");
