@@ -89,7 +89,15 @@ impl Modify for AadAuthSecurity {
                     "scopes": policy.required_scopes(),
                     "roles": policy.required_roles(),
                     "groups": policy.required_groups(),
+                    "auth_context": policy.required_auth_context(),
                 });
+                if !policy.required_auth_context().is_empty() {
+                    let note = auth_context_note(policy.required_auth_context());
+                    operation.description = Some(match operation.description.take() {
+                        Some(text) if !text.is_empty() => format!("{text}\n\n{note}"),
+                        _ => note,
+                    });
+                }
                 let extensions = operation.extensions.get_or_insert_with(Default::default);
                 extensions.insert("x-aad-auth".into(), extension);
                 for (status, description) in [
@@ -113,6 +121,33 @@ impl Modify for AadAuthSecurity {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
+}
+
+/// What an operation with `auth_context(..)` says in its description.
+fn auth_context_note(ids: &[String]) -> String {
+    let names = ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or ");
+    format!(
+        "Requires a sign-in that satisfied the Conditional Access authentication context {names} (the token's \
+         `acrs` claim). Without it: 401 with `WWW-Authenticate: Bearer error=\"insufficient_claims\", \
+         claims=\"...\"`; ask Entra for a new token with those claims (msal: `claims_challenge`) and retry."
+    )
+}
+
+/// Adds the protected-resource metadata route (RFC 9728) to the document, at `path`.
+pub(crate) fn add_metadata_path(openapi: &mut OpenApi, path: &str) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    let operation = OperationBuilder::new()
+        .operation_id(Some("oauth_protected_resource"))
+        .summary(Some("Protected-resource metadata (RFC 9728)"))
+        .description(Some(
+            "How to get a token for this API: `resource`, `authorization_servers` (the Entra tenant's issuer; read \
+             its OpenID discovery), `scopes_supported`, `bearer_methods_supported`. Every 401 names this URL in \
+             `resource_metadata`. Public: no credentials, any origin.",
+        ))
+        .tag("aad-auth")
+        .response("200", ResponseBuilder::new().description("The metadata document (JSON)").build())
+        .build();
+    openapi.paths.paths.insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
 }
 
 fn registrations_by_handler() -> HashMap<&'static str, Vec<&'static GuardRegistration>> {

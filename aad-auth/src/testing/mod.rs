@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+mod claims;
 mod client_auth;
 mod clock;
 mod flows;
