@@ -38,8 +38,7 @@ use std::process::ExitCode;
 
 use aad_auth::client::TokenClient;
 use client_support::{
-    Failure, api_base_url, api_http, api_paths, api_scope, api_url, client_config, lifetime, require_success,
-    send_api,
+    Failure, api_base_url, api_http, api_paths, api_scope, api_url, client_config, lifetime, require_success, send_api,
 };
 
 async fn run() -> Result<(), Failure> {
@@ -61,7 +60,8 @@ async fn run() -> Result<(), Failure> {
         let url = api_url(&base, &path)?;
         let mut answer = send_api(&http, &url, &token.access_token).await?;
         // A claims challenge: sign in again asking Entra for those claims, then retry once.
-        let claims = answer.challenge.as_deref().filter(|_| answer.status == 401).and_then(aad_auth::client::claims_challenge);
+        let claims =
+            answer.challenge.as_deref().filter(|_| answer.status == 401).and_then(aad_auth::client::claims_challenge);
         if let Some(claims) = claims {
             eprintln!("GET {path} asks for a stronger sign-in (claims challenge): signing in again with the claims");
             token = client.device_code_with_claims([scope.as_str()], Some(&claims), prompt).await?;

@@ -69,7 +69,9 @@ fn check_auth_context(list: &List, cx: &Ctxt) {
             cx.error_spanned_by(
                 item,
                 format_args!(
-                    "{value:?} is not an authentication context id: Entra's are `c1` to `c99` (lower-case `c`,                      no leading zero), as in `{key}(\"c1\")`; see Conditional Access, Authentication contexts, in                      the Entra admin center"
+                    "{value:?} is not an authentication context id: Entra's are `c1` to `c99` (lower-case `c`, \
+                     no leading zero), as in `{key}(\"c1\")`; see Conditional Access, Authentication \
+                     contexts, in the Entra admin center"
                 ),
             );
         }

@@ -74,9 +74,7 @@ impl AuthError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::InvalidToken(_) | Self::InsufficientClaims(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::MissingCredentials | Self::InvalidToken(_) | Self::InsufficientClaims(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) | Self::CrossOriginRequest => StatusCode::FORBIDDEN,
             Self::KeysUnavailable | Self::SessionUnavailable => StatusCode::SERVICE_UNAVAILABLE,

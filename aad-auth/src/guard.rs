@@ -263,7 +263,9 @@ fn step_up(
 ) -> AuthError {
     let session = state.source() == Some(crate::state::AuthSource::Session);
     match policy.kind() {
-        GuardKind::Page if session && crate::rejection::prefers_html(req) => AuthError::StepUpRequired(challenge.clone()),
+        GuardKind::Page if session && crate::rejection::prefers_html(req) => {
+            AuthError::StepUpRequired(challenge.clone())
+        }
         GuardKind::Page | GuardKind::Api => AuthError::InsufficientClaims(challenge.clone()),
     }
 }

@@ -28,10 +28,7 @@ use serde_json::json;
 /// ```
 pub fn is_auth_context_id(id: &str) -> bool {
     let Some(digits) = id.strip_prefix('c') else { return false };
-    !digits.is_empty()
-        && digits.len() <= 2
-        && !digits.starts_with('0')
-        && digits.bytes().all(|b| b.is_ascii_digit())
+    !digits.is_empty() && digits.len() <= 2 && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A value given to [`crate::Policy::try_auth_context`] that is not `c1`..`c99`.

@@ -124,7 +124,12 @@ fn device_code_client_answers_a_claims_challenge_and_retries_once() {
     assert_eq!(finished.stderr.matches("enter the code").count(), 2, "two sign-ins:\n{}", finished.output());
     assert!(finished.stdout.contains("GET /api/sensitive -> HTTP 200"), "{}", finished.output());
     let body = finished.stdout.lines().nth(1).unwrap_or_default();
-    assert_eq!(serde_json::from_str::<Value>(body).ok().map(|b| b["acrs"].clone()), Some(json!(["c1"])), "{}", finished.output());
+    assert_eq!(
+        serde_json::from_str::<Value>(body).ok().map(|b| b["acrs"].clone()),
+        Some(json!(["c1"])),
+        "{}",
+        finished.output()
+    );
     // The stepped-up token serves the next call too, without another sign-in.
     assert!(finished.stdout.contains("GET /hello -> HTTP 200"), "{}", finished.output());
 }

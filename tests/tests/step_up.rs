@@ -138,7 +138,8 @@ async fn the_claims_challenge_is_microsofts_exact_header() {
     }
 
     // Apps match the typed error without the macros.
-    let request = test::TestRequest::get().insert_header(("authorization", format!("Bearer {plain}"))).to_http_request();
+    let request =
+        test::TestRequest::get().insert_header(("authorization", format!("Bearer {plain}"))).to_http_request();
     match harness.auth.authorize(&request, &Policy::api().auth_context(["c7"])).await {
         Err(AuthError::InsufficientClaims(challenge)) => assert_eq!(challenge.ids(), ["c7"]),
         other => panic!("expected InsufficientClaims, got {other:?}"),
@@ -356,7 +357,8 @@ async fn the_emulator_answers_claims_and_resource_as_entra_does() {
     let two = r#"{"access_token":{"acrs":{"essential":true,"values":["c1","c2"]}}}"#;
 
     // Device code with claims: the token carries acrs; a refresh keeps them and adds more.
-    let (_, device) = post(&endpoint("devicecode"), &[("client_id", &public), ("scope", &scope), ("claims", ONE)]).await;
+    let (_, device) =
+        post(&endpoint("devicecode"), &[("client_id", &public), ("scope", &scope), ("claims", ONE)]).await;
     let grant = "urn:ietf:params:oauth:grant-type:device_code";
     let device_code = device["device_code"].as_str().unwrap();
     let (status, tokens) =

@@ -250,10 +250,8 @@ impl TokenClient {
         if let Some(claims) = claims {
             request = request.add_extra_param("claims", claims.to_owned());
         }
-        let details: DeviceAuthorizationResponse<EntraDeviceFields> = request
-            .request_async(&send)
-            .await
-            .map_err(|error| self.request_error(FLOW, error, None))?;
+        let details: DeviceAuthorizationResponse<EntraDeviceFields> =
+            request.request_async(&send).await.map_err(|error| self.request_error(FLOW, error, None))?;
         let user_code = details.user_code().secret().clone();
         let verification_uri = details.verification_uri().to_string();
         let message = details.extra_fields().message.clone().unwrap_or_else(|| {

@@ -25,8 +25,8 @@ use crate::guard::Authenticator;
 use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
-use crate::step_up::ClaimsChallenge;
 use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
+use crate::step_up::ClaimsChallenge;
 use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedInView, SignedOutView, UserView};
 use transaction::Transaction;
 

@@ -150,9 +150,7 @@ async fn metadata(req: HttpRequest, resource: web::Data<ProtectedResource>) -> H
     let (document, settled) = resource.document(&req).await;
     let cache = if settled { format!("public, max-age={MAX_AGE_SECONDS}") } else { "no-store".to_owned() };
     let mut response = HttpResponse::Ok();
-    response
-        .insert_header((header::CACHE_CONTROL, cache))
-        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
+    response.insert_header((header::CACHE_CONTROL, cache)).insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"));
     if resource.config.fixed_public_base().is_none() && resource.config.resource_url().is_none() {
         // The document names the request's own origin.
         response.insert_header((header::VARY, "Host, Forwarded, X-Forwarded-Host, X-Forwarded-Proto"));
@@ -190,7 +188,10 @@ mod tests {
         let vars = [
             ("AAD_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
             ("AAD_TENANT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
-            ("AAD_SCOPES", "11111111-2222-3333-4444-555555555555/.default,https://graph.microsoft.com/User.Read,openid"),
+            (
+                "AAD_SCOPES",
+                "11111111-2222-3333-4444-555555555555/.default,https://graph.microsoft.com/User.Read,openid",
+            ),
         ];
         let config =
             AadAuthConfig::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()))
@@ -200,8 +201,8 @@ mod tests {
             scopes_supported(&config, guards.iter()),
             [
                 "api://11111111-2222-3333-4444-555555555555/.default",
-                "api://11111111-2222-3333-4444-555555555555/user_impersonation",
                 "api://other/x",
+                "api://11111111-2222-3333-4444-555555555555/user_impersonation",
             ]
         );
     }

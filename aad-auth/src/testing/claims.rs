@@ -114,7 +114,11 @@ mod tests {
         let many = r#"{"access_token":{"acrs":{"essential":true,"values":["c2","c3"]}}}"#;
         assert_eq!(requested_acrs(&params(&[("claims", many)])).unwrap(), ["c2", "c3"]);
         assert!(requested_acrs(&params(&[])).unwrap().is_empty());
-        assert!(requested_acrs(&params(&[("claims", r#"{"id_token":{"auth_time":{"essential":true}}}"#)])).unwrap().is_empty());
+        assert!(
+            requested_acrs(&params(&[("claims", r#"{"id_token":{"auth_time":{"essential":true}}}"#)]))
+                .unwrap()
+                .is_empty()
+        );
         for bad in [
             "eyJhY2Nlc3NfdG9rZW4iOnt9fQ==",
             r#"{"access_token":{"acrs":{"essential":true,"value":"c0"}}}"#,

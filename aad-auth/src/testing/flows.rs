@@ -180,8 +180,14 @@ impl Flows {
             }
         };
         state.devices.retain(|_, grant| grant.expires_at.saturating_add(3600) > expires_at);
-        let grant =
-            DeviceGrant { client_id, user_code: user_code.clone(), scope, acrs, expires_at, status: DeviceStatus::Pending };
+        let grant = DeviceGrant {
+            client_id,
+            user_code: user_code.clone(),
+            scope,
+            acrs,
+            expires_at,
+            status: DeviceStatus::Pending,
+        };
         state.devices.insert(device_code, grant);
         user_code
     }

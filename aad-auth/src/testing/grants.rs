@@ -209,9 +209,8 @@ pub(crate) fn authorization_code(
     };
     // msal also sends the claims on the redemption: either asks.
     let acrs = super::claims::union(grant.acrs.clone(), super::claims::requested_acrs(params)?);
-    let refresh = authorized
-        .has("offline_access")
-        .then(|| refresh_grant(shared, client, &grant.scope, user, grant.spa, &acrs));
+    let refresh =
+        authorized.has("offline_access").then(|| refresh_grant(shared, client, &grant.scope, user, grant.spa, &acrs));
     let reply = UserReply { nonce: grant.nonce.as_deref(), acrs: &acrs, id_token: authorized.has("openid"), refresh };
     Ok(user_tokens(shared, user, client, &request, reply))
 }
