@@ -260,6 +260,18 @@ async fn a_session_steps_up_through_the_login_and_comes_back() {
         assert_eq!(api.json(), json!({"source": "Session", "acrs": ["c1"]}));
     }
 
+    // A tenant where c1 has no policy issues no acrs: the step-up stops with a page instead of
+    // sending the browser round again.
+    let bare = Tenant::builder().dev_defaults().auto_user("first").auth_contexts(["c2"]).start().await;
+    let site = Site::start_with(login_config(bare.api_config()).build().unwrap(), None, site_routes).await;
+    let browser = Browser::new();
+    browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    let hops = browser.follow(&site.url("/sensitive"), 8).await;
+    let last = hops.last().unwrap();
+    assert_eq!(last.status, 403, "{hops:#?}");
+    assert!(last.url.contains("/oauth/aad/redirect"), "stopped at the callback: {hops:#?}");
+    assert!(last.body.contains("Stronger sign-in not obtained"), "{}", last.body);
+
     // The login route builds the claims itself, from ids it checks.
     for bad in [r#"{"access_token":{}}"#, "c0", "c1,x"] {
         let url = format!("{}?auth_context={}", site.url("/oauth/aad/login"), urlencode(bad));

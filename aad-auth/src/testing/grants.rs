@@ -55,8 +55,14 @@ fn user_tokens(
         &request.resource,
         &request.scp,
     );
-    if !reply.acrs.is_empty() {
-        access_token = access_token.acrs(reply.acrs);
+    // Only the contexts the tenant has: an Entra tenant without a policy for one issues none.
+    let acrs: Vec<&String> = reply
+        .acrs
+        .iter()
+        .filter(|id| shared.auth_contexts.as_ref().is_none_or(|known| known.contains(id)))
+        .collect();
+    if !acrs.is_empty() {
+        access_token = access_token.acrs(acrs);
     }
     let access_token = access_token.sign();
     let mut body = json!({
