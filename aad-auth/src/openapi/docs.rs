@@ -40,7 +40,6 @@ impl Docs {
     /// Applies the security modifier and serialises the document once.
     pub(crate) fn new(mut openapi: OpenApi, config: Arc<AadAuthConfig>) -> Self {
         utoipa::Modify::modify(&super::AadAuthSecurity::from_config(&config), &mut openapi);
-        super::add_metadata_path(&mut openapi, &crate::protected_resource::location::route_path(&config));
         let json = openapi.to_json().unwrap_or_else(|error| {
             tracing::error!(%error, "cannot serialise the OpenAPI document");
             "{}".to_owned()

@@ -56,11 +56,8 @@ fn user_tokens(
         &request.scp,
     );
     // Only the contexts the tenant has: an Entra tenant without a policy for one issues none.
-    let acrs: Vec<&String> = reply
-        .acrs
-        .iter()
-        .filter(|id| shared.auth_contexts.as_ref().is_none_or(|known| known.contains(id)))
-        .collect();
+    let acrs: Vec<&String> =
+        reply.acrs.iter().filter(|id| shared.auth_contexts.as_ref().is_none_or(|known| known.contains(id))).collect();
     if !acrs.is_empty() {
         access_token = access_token.acrs(acrs);
     }
