@@ -16,6 +16,12 @@
 //! * `/team`: `#[api_auth_required(allow_session, groups(..))]`, the group that the local tenant's
 //!   `dave` holds among 250: his tokens carry a groups overage instead of `groups`, so the demo
 //!   (`AAD_GROUPS_OVERAGE=graph` on its embedded tenant) asks the tenant's Microsoft Graph
+//! * `/sensitive` (a page) and `/api/sensitive` (bearer or session): both need the Conditional
+//!   Access authentication context `c1` (`auth_context("c1")`); a browser is sent through the
+//!   login again asking Entra for it, an API caller gets 401 with the claims challenge
+//!   (`examples/device_code_client` answers it). The local tenant grants it at once; in Entra a
+//!   Conditional Access policy on `c1` decides (MFA, say)
+//! * `/.well-known/oauth-protected-resource`: the protected-resource metadata (RFC 9728)
 //! * `/docs` (Swagger UI with PKCE sign-in), `/redoc`, `/openapi.json`; `/login`, `/me`, `/logout`
 //!
 //! Without `AAD_CLIENT_ID`, the demo starts a local Entra ID tenant (`aad_auth::testing`) and
@@ -39,7 +45,7 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aad-auth demo", description = "The endpoints of `cargo run --example basic`."),
-    paths(hello, add_note, list_notes, test_auth_decorator, admin, team)
+    paths(hello, add_note, list_notes, test_auth_decorator, admin, team, api_sensitive)
 )]
 struct ApiDoc;
 
@@ -197,6 +203,32 @@ async fn team(auth_state: AuthenticationState) -> impl Responder {
     HttpResponse::Ok().json(json!({ "team": name, "group": TEAM_GROUP }))
 }
 
+/// A page that needs the Conditional Access authentication context `c1`: a session without it
+/// goes through the login again, which asks Entra for it, and comes back here.
+#[get("/sensitive")]
+#[auth_required(auth_context("c1"))]
+async fn sensitive(auth_state: AuthenticationState) -> impl Responder {
+    let name = auth_state.user().map(|u| HtmlEscape(u.display_name()).to_string()).unwrap_or_default();
+    let contexts = auth_state.user().map(|u| HtmlEscape(&u.acrs.join(", ")).to_string()).unwrap_or_default();
+    page(
+        "Sensitive page",
+        &format!("<p id=\"user\">Signed in as {name}</p><p id=\"acrs\">Authentication contexts: {contexts}</p>"),
+    )
+}
+
+/// An API that needs the authentication context `c1`; without it, 401 with Microsoft's claims
+/// challenge.
+#[utoipa::path(responses((status = 200, description = "The caller and the authentication contexts", body = Object, example = json!({"caller": "Ada", "acrs": ["c1"]}))))]
+#[get("/api/sensitive")]
+#[api_auth_required(allow_session, auth_context("c1"))]
+async fn api_sensitive(auth_state: AuthenticationState) -> impl Responder {
+    let user = auth_state.user();
+    HttpResponse::Ok().json(json!({
+        "caller": user.map(|u| u.display_name().to_owned()),
+        "acrs": user.map(|u| u.acrs.clone()).unwrap_or_default(),
+    }))
+}
+
 /// The configuration: from the environment, or, without `AAD_CLIENT_ID`, from a local tenant
 /// started here (kept alive by the returned handle).
 async fn configuration() -> Result<(AadAuthConfig, Option<Tenant>), Box<dyn std::error::Error>> {
@@ -271,6 +303,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .service(test)
                 .service(admin)
                 .service(team)
+                .service(sensitive)
+                .service(api_sensitive)
         }
     })
     .bind((host.as_str(), port))?;

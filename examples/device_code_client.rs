@@ -2,7 +2,10 @@
 //!
 //! It prints Entra's instruction ("open ... and enter the code ..."), waits while the user signs
 //! in from any browser, then GETs `{API_BASE_URL}/hello` (or each of `API_PATHS`) with the
-//! token and prints the answers. It exits 0 when every call answered 2xx, 1 when the sign-in or
+//! token and prints the answers. An answer 401 with a claims challenge
+//! (`error="insufficient_claims"`: the route needs a Conditional Access authentication context,
+//! such as the demo's `/api/sensitive`) makes it sign in again with those claims and retry that
+//! call once. It exits 0 when every call answered 2xx, 1 when the sign-in or
 //! a call failed (non-2xx, connection refused, ...), 2 for a missing or bad variable; the
 //! message names the URL or the variable, never a secret or a token.
 //!
@@ -35,7 +38,7 @@ use std::process::ExitCode;
 
 use aad_auth::client::TokenClient;
 use client_support::{
-    Failure, api_base_url, api_http, api_paths, api_scope, api_url, call_api, client_config, lifetime,
+    Failure, api_base_url, api_http, api_paths, api_scope, api_url, client_config, lifetime, require_success, send_api,
 };
 
 async fn run() -> Result<(), Failure> {
@@ -46,17 +49,25 @@ async fn run() -> Result<(), Failure> {
     let http = api_http(&config)?;
 
     let client = TokenClient::new(config)?;
-    let token = client
-        .device_code([scope.as_str()], |prompt| {
-            eprintln!("{}", prompt.message);
-            eprintln!("(the code expires in {} minutes)", prompt.expires_in.as_secs() / 60);
-        })
-        .await?;
+    let prompt = |prompt: &aad_auth::client::DeviceCodePrompt| {
+        eprintln!("{}", prompt.message);
+        eprintln!("(the code expires in {} minutes)", prompt.expires_in.as_secs() / 60);
+    };
+    let mut token = client.device_code([scope.as_str()], prompt).await?;
     eprintln!("signed in: a token for {scope}, valid for {}", lifetime(&token));
 
     for path in paths {
         let url = api_url(&base, &path)?;
-        let answer = call_api(&http, &url, &token.access_token).await?;
+        let mut answer = send_api(&http, &url, &token.access_token).await?;
+        // A claims challenge: sign in again asking Entra for those claims, then retry once.
+        let claims =
+            answer.challenge.as_deref().filter(|_| answer.status == 401).and_then(aad_auth::client::claims_challenge);
+        if let Some(claims) = claims {
+            eprintln!("GET {path} asks for a stronger sign-in (claims challenge): signing in again with the claims");
+            token = client.device_code_with_claims([scope.as_str()], Some(&claims), prompt).await?;
+            answer = send_api(&http, &url, &token.access_token).await?;
+        }
+        let answer = require_success(answer, &url)?;
         println!("GET {path} -> HTTP {}", answer.status);
         println!("{}", answer.body);
     }

@@ -42,8 +42,8 @@ impl GuardKind {
     /// The keys the macro takes.
     fn keys(self) -> &'static [&'static str] {
         match self {
-            Self::Api => &[ALLOW_SESSION, SCOPES, ROLES, GROUPS],
-            Self::Page => &[ROLES, GROUPS],
+            Self::Api => &[ALLOW_SESSION, SCOPES, ROLES, GROUPS, AUTH_CONTEXT],
+            Self::Page => &[ROLES, GROUPS, AUTH_CONTEXT],
         }
     }
 
@@ -58,8 +58,10 @@ impl GuardKind {
     /// The arguments the macro takes, for messages.
     pub(crate) fn accepted(self) -> &'static str {
         match self {
-            Self::Api => "`allow_session`, `scopes(\"..\")`, `roles(\"..\")` and `groups(\"..\")`",
-            Self::Page => "`roles(\"..\")` and `groups(\"..\")`",
+            Self::Api => {
+                "`allow_session`, `scopes(\"..\")`, `roles(\"..\")`, `groups(\"..\")` and `auth_context(\"c1\", ..)`"
+            }
+            Self::Page => "`roles(\"..\")`, `groups(\"..\")` and `auth_context(\"c1\", ..)`",
         }
     }
 }
@@ -69,6 +71,7 @@ pub(crate) const ALLOW_SESSION: &str = "allow_session";
 pub(crate) const SCOPES: &str = "scopes";
 pub(crate) const ROLES: &str = "roles";
 pub(crate) const GROUPS: &str = "groups";
+pub(crate) const AUTH_CONTEXT: &str = "auth_context";
 
 /// `allow_session` or `allow_session = true|false`.
 pub(crate) struct Flag {
@@ -97,6 +100,8 @@ pub(crate) struct Args {
     pub(crate) scopes: Option<List>,
     pub(crate) roles: Option<List>,
     pub(crate) groups: Option<List>,
+    /// Conditional Access authentication contexts (`c1`..`c99`).
+    pub(crate) auth_context: Option<List>,
 }
 
 impl Args {
@@ -131,11 +136,12 @@ impl Args {
                 let flag = parse_flag(key, meta, cx)?;
                 set_once(&mut self.allow_session, flag, cx);
             }
-            SCOPES | ROLES | GROUPS => {
+            SCOPES | ROLES | GROUPS | AUTH_CONTEXT => {
                 let list = parse_list(key, meta, cx)?;
                 let slot = match name.as_str() {
                     SCOPES => &mut self.scopes,
                     ROLES => &mut self.roles,
+                    AUTH_CONTEXT => &mut self.auth_context,
                     _ => &mut self.groups,
                 };
                 set_once(slot, list, cx);
@@ -234,6 +240,7 @@ pub(crate) fn example_for(key: &Ident) -> &'static str {
     match key.to_string().as_str() {
         SCOPES => "\"user_impersonation\"",
         ROLES => "\"Admin\"",
+        AUTH_CONTEXT => "\"c1\"",
         _ => "\"00000000-0000-0000-0000-000000000000\"",
     }
 }

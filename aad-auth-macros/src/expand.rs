@@ -151,7 +151,8 @@ fn emit(kind: GuardKind, args: &Args, handler: Handler) -> TokenStream {
     }
 }
 
-/// `Policy::api().allow_session().scopes(["a"]).roles([..]).groups([..])`, with only the parts
+/// `Policy::api().allow_session().scopes(["a"]).roles([..]).groups([..]).auth_context([..])`,
+/// with only the parts
 /// the attribute asked for.
 fn policy_expression(kind: GuardKind, args: &Args) -> TokenStream {
     let private = quote!(::aad_auth::__private);
@@ -163,7 +164,7 @@ fn policy_expression(kind: GuardKind, args: &Args) -> TokenStream {
         policy.extend(quote!(.allow_session()));
     }
     let scopes = if kind == GuardKind::Api { args.scopes.as_ref() } else { None };
-    for list in [scopes, args.roles.as_ref(), args.groups.as_ref()].into_iter().flatten() {
+    for list in [scopes, args.roles.as_ref(), args.groups.as_ref(), args.auth_context.as_ref()].into_iter().flatten() {
         let List { key, items, .. } = list;
         policy.extend(quote!(.#key([#(#items),*])));
     }

@@ -27,6 +27,7 @@ use args::GuardKind;
 /// | `scopes("a", "b", ..)` | the token's `scp` holds any one of these |
 /// | `roles("a", ..)` | the caller's `roles` hold any one of these |
 /// | `groups("guid", ..)` | the caller is in any one of these groups (object ids) |
+/// | `auth_context("c1", ..)` | the sign-in satisfied any one of these Conditional Access authentication contexts (`acrs`, `c1`..`c99`); otherwise 401 with Microsoft's claims challenge |
 ///
 /// Any one entry of a list suffices; every list given must hold. Failures answer `401` (no or
 /// bad credentials, with `WWW-Authenticate: Bearer ..`) or `403` (`insufficient_scope`), and the
@@ -61,7 +62,8 @@ use args::GuardKind;
 /// ```
 ///
 /// Misuse is a compile error pointing at the culprit: an unknown or repeated argument, an empty
-/// list, an entry that is not a string literal, a function that is not `async` or takes `self`,
+/// list, an entry that is not a string literal, an `auth_context` id other than `c1`..`c99`, a
+/// function that is not `async` or takes `self`,
 /// an item that is not a function, two `AuthenticationState` parameters.
 ///
 /// Without the macro, take `aad_auth::Authorized<P>` (a `StaticPolicy`) as an extractor, or wrap
@@ -77,8 +79,11 @@ pub fn api_auth_required(args: TokenStream, item: TokenStream) -> TokenStream {
 /// redirected (`303`) to the login UI, with the current path and query as the post-login
 /// target.
 ///
-/// Arguments, optional: `roles("a", ..)` and `groups("guid", ..)`, with the meaning they have
-/// for [`macro@api_auth_required`] (a signed-in caller who lacks them gets `403`). Pages always
+/// Arguments, optional: `roles("a", ..)`, `groups("guid", ..)` and `auth_context("c1", ..)`,
+/// with the meaning they have for [`macro@api_auth_required`] (a signed-in caller who lacks a
+/// role or group gets `403`). A browser session whose sign-in did not satisfy the
+/// authentication context is sent through the login again, asking Entra for it (Entra then
+/// applies the Conditional Access policy, MFA say), and comes back to the page. Pages always
 /// accept a session, so there is no `allow_session`, and no `scopes`.
 ///
 /// The handler takes an `AuthenticationState` parameter or not, exactly as with

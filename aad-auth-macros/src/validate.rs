@@ -50,6 +50,38 @@ fn check_args(kind: GuardKind, args: &Args, cx: &Ctxt) {
     if let Some(groups) = &args.groups {
         check_list(groups, false, cx);
     }
+    if let Some(contexts) = &args.auth_context {
+        check_list(contexts, true, cx);
+        check_auth_context(contexts, cx);
+    }
+}
+
+/// Every entry an authentication-context id as Entra issues them: `c1` to `c99` (the runtime's
+/// `Policy::auth_context` would panic on anything else; here it is a compile error instead).
+fn check_auth_context(list: &List, cx: &Ctxt) {
+    let key = &list.key;
+    for item in &list.items {
+        let value = item.value();
+        if value.trim().is_empty() || value.chars().any(char::is_whitespace) {
+            continue; // reported by `check_list`
+        }
+        if !is_auth_context_id(&value) {
+            cx.error_spanned_by(
+                item,
+                format_args!(
+                    "{value:?} is not an authentication context id: Entra's are `c1` to `c99` (lower-case `c`, \
+                     no leading zero), as in `{key}(\"c1\")`; see Conditional Access, Authentication \
+                     contexts, in the Entra admin center"
+                ),
+            );
+        }
+    }
+}
+
+/// `c1` to `c99` (the runtime crate's `is_auth_context_id`; a proc-macro crate cannot use it).
+fn is_auth_context_id(id: &str) -> bool {
+    let Some(digits) = id.strip_prefix('c') else { return false };
+    !digits.is_empty() && digits.len() <= 2 && !digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// Not empty; no blank, space-separated or repeated entries.

@@ -18,6 +18,7 @@ use crate::guard::Authenticator;
 use crate::keys::{KeyStore, KeyStoreTiming};
 use crate::login::Login;
 use crate::policy::Policy;
+use crate::protected_resource::ProtectedResource;
 use crate::session::Sessions;
 use crate::state::AuthenticationState;
 use crate::token::{TokenCacheConfig, TokenError, TokenValidator, VerifiedToken};
@@ -25,6 +26,7 @@ use crate::ui::Pages;
 
 struct Inner {
     auth: web::Data<Authenticator>,
+    resource: web::Data<ProtectedResource>,
     login: Option<web::Data<Login>>,
     #[cfg(feature = "openapi")]
     docs: Option<web::Data<crate::openapi::Docs>>,
@@ -176,6 +178,11 @@ impl AadAuthBuilder {
         });
         let keys = KeyStore::new(Authority::from_config(&config), http, self.clock.clone(), timing);
         let validator = TokenValidator::new(&config, keys.clone(), self.clock.clone(), self.token_cache);
+        #[cfg(feature = "openapi")]
+        let documentation = self.openapi.is_some().then_some(crate::openapi::docs::SWAGGER_PATH);
+        #[cfg(not(feature = "openapi"))]
+        let documentation = None;
+        let resource = web::Data::new(ProtectedResource::new(config.clone(), keys.clone(), documentation));
         if config.enabled() {
             keys.spawn_background_refresh();
         } else {
@@ -212,6 +219,7 @@ impl AadAuthBuilder {
         Ok(AadAuth {
             inner: Arc::new(Inner {
                 auth,
+                resource,
                 login,
                 #[cfg(feature = "openapi")]
                 docs: self.openapi.map(|openapi| web::Data::new(crate::openapi::Docs::new(openapi, config.clone()))),
@@ -262,12 +270,17 @@ impl AadAuth {
         }
     }
 
-    /// Mounts everything on an app: `App::new().configure(auth.configure())`.
+    /// Mounts everything on an app: `App::new().configure(auth.configure())`: the
+    /// protected-resource metadata (RFC 9728) at
+    /// `/.well-known/oauth-protected-resource{base path}`, the login routes (unless bearer-only)
+    /// and the docs (when an OpenAPI document was given).
     pub fn configure(&self) -> impl FnOnce(&mut ServiceConfig) + 'static {
         let auth = self.clone();
         move |cfg: &mut ServiceConfig| {
             let inner = &auth.inner;
             cfg.app_data(inner.auth.clone());
+            cfg.app_data(inner.resource.clone());
+            crate::protected_resource::configure(cfg, &inner.resource);
             if let Some(login) = &inner.login {
                 cfg.app_data(login.clone());
                 crate::login::configure(cfg, login);

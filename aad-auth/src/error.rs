@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 
 use crate::config::ConfigError;
 use crate::policy::Forbidden;
+use crate::step_up::ClaimsChallenge;
 use crate::token::TokenError;
 
 /// A start-up error.
@@ -40,6 +41,16 @@ pub enum AuthError {
     /// Authenticated but not allowed: 403 `insufficient_scope`.
     #[error("forbidden: {0}")]
     Forbidden(Forbidden),
+    /// The token (or the session's) lacks a Conditional Access authentication context the
+    /// route requires (`acrs`): 401 with Microsoft's claims challenge
+    /// (`error="insufficient_claims"`, `claims="<base64>"`), which a client answers by asking
+    /// Entra again with those claims (msal: `claims_challenge`).
+    #[error("insufficient claims: one of the authentication contexts {0} is required")]
+    InsufficientClaims(ClaimsChallenge),
+    /// A browser session on a page route without a required authentication context: 303
+    /// through the login, asking Entra for it, and back to the page.
+    #[error("step-up required: one of the authentication contexts {0}")]
+    StepUpRequired(ClaimsChallenge),
     /// No signing keys could be loaded yet: 503 with `Retry-After`.
     #[error("signing keys unavailable")]
     KeysUnavailable,
@@ -71,13 +82,13 @@ impl AuthError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials | Self::InvalidToken(_) | Self::InsufficientClaims(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) | Self::CrossOriginRequest => StatusCode::FORBIDDEN,
             Self::KeysUnavailable | Self::SessionUnavailable | Self::GroupsUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::LoginRequired => StatusCode::SEE_OTHER,
+            Self::LoginRequired | Self::StepUpRequired(_) => StatusCode::SEE_OTHER,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -88,6 +99,7 @@ impl AuthError {
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::Forbidden(_) => Some("insufficient_scope"),
+            Self::InsufficientClaims(_) | Self::StepUpRequired(_) => Some("insufficient_claims"),
             Self::KeysUnavailable | Self::SessionUnavailable | Self::GroupsUnavailable { .. } => {
                 Some("temporarily_unavailable")
             }
@@ -105,6 +117,10 @@ impl AuthError {
             Self::InvalidRequest(reason) => reason,
             Self::InvalidToken(error) => error.description(),
             Self::Forbidden(reason) => reason.description(),
+            Self::InsufficientClaims(_) | Self::StepUpRequired(_) => {
+                "This operation requires a stronger sign-in (a Conditional Access authentication context): ask the \
+                 identity provider for a new token with the claims of the WWW-Authenticate challenge."
+            }
             Self::KeysUnavailable => "The identity provider's signing keys are not available yet; retry shortly.",
             Self::SessionUnavailable => "The session store is not available; retry shortly.",
             Self::GroupsUnavailable { .. } => {

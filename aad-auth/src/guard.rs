@@ -66,6 +66,8 @@ pub(crate) struct Authenticator {
     /// `AAD_GROUPS_OVERAGE=graph`: asks Graph about a caller with a groups overage.
     groups: Option<GroupsResolver>,
     realm: String,
+    /// `{authority}/oauth2/v2.0/authorize`, for claims challenges.
+    authorize_url: String,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -86,7 +88,8 @@ impl Authenticator {
     ) -> Self {
         let realm =
             if config.api_audience().is_empty() { "aad-auth".to_owned() } else { config.api_audience().to_owned() };
-        Self { config, validator, sessions, pages, groups, realm }
+        let authorize_url = format!("{}/oauth2/v2.0/authorize", config.authority());
+        Self { config, validator, sessions, pages, groups, realm, authorize_url }
     }
 
     pub(crate) fn config(&self) -> &AadAuthConfig {
@@ -220,22 +223,26 @@ impl Authenticator {
         // `state` is only moved here, never borrowed: a local borrowed before an await is kept in
         // the future across it, and this future is copied whole on every bearer request (when
         // actix boxes the extractor), so the overage's await must not make it larger.
-        match self.decide(state, policy)? {
+        match self.decide(state, policy, req)? {
             Decision::Allowed(state) => {
                 *cache.authorized.borrow_mut() = Some(state.clone());
                 Ok(state)
             }
-            Decision::Overage(state) => self.authorize_overage(state, policy, cache).await,
+            Decision::Overage(state) => self.authorize_overage(state, policy, req, cache).await,
         }
     }
 
-    /// The app-wide rules, then the policy, for an authenticated (or anonymous) `state`.
-    fn decide(&self, state: AuthenticationState, policy: &Policy) -> Result<Decision, AuthError> {
+    /// The app-wide rules, then the policy, then its authentication context, for an authenticated
+    /// (or anonymous) `state`.
+    fn decide(&self, state: AuthenticationState, policy: &Policy, req: &HttpRequest) -> Result<Decision, AuthError> {
         if let Some(user) = state.user() {
             check_app_wide(user, self.config.roles(), self.config.allow_guests()).map_err(AuthError::Forbidden)?;
         }
         match policy.check(&state) {
-            Ok(()) => Ok(Decision::Allowed(state)),
+            Ok(()) => match policy.missing_auth_context(&state) {
+                Some(challenge) => Err(step_up(policy, &state, req, challenge)),
+                None => Ok(Decision::Allowed(state)),
+            },
             Err(Forbidden::GroupsOverage) => Ok(Decision::Overage(state)),
             Err(refused) => Err(AuthError::Forbidden(refused)),
         }
@@ -243,10 +250,12 @@ impl Authenticator {
 
     /// The end of [`Authenticator::authorize`] for a groups overage on a route that requires
     /// groups: with `AAD_GROUPS_OVERAGE=graph`, Graph decides; without, the overage is refused.
+    /// A member still needs the route's authentication context, as in [`Authenticator::decide`].
     fn authorize_overage<'a>(
         &'a self,
         state: AuthenticationState,
         policy: &'a Policy,
+        req: &'a HttpRequest,
         cache: Rc<RequestAuth>,
     ) -> LocalBoxFuture<'a, Result<AuthenticationState, AuthError>> {
         Box::pin(async move {
@@ -256,6 +265,9 @@ impl Authenticator {
             };
             match lookup.await {
                 Ok(true) => {
+                    if let Some(challenge) = policy.missing_auth_context(&state) {
+                        return Err(step_up(policy, &state, req, challenge));
+                    }
                     *cache.authorized.borrow_mut() = Some(state.clone());
                     Ok(state)
                 }
@@ -267,9 +279,17 @@ impl Authenticator {
 
     /// The response for an authentication error on this request.
     pub(crate) fn error_response(&self, error: &AuthError, req: &HttpRequest) -> HttpResponse {
+        let step_up_url = self.config.routes().oauth_login();
+        // Only a 401 names the metadata; it depends on the request's origin unless configured.
+        let resource_metadata = (error.status() == actix_web::http::StatusCode::UNAUTHORIZED)
+            .then(|| crate::protected_resource::location::metadata_url_for(&self.config, req));
         let context = ResponseContext {
             realm: &self.realm,
             login_url: &self.config.routes().login_ui,
+            step_up_url: &step_up_url,
+            authorize_url: &self.authorize_url,
+            client_id: self.config.client_id(),
+            resource_metadata,
             pages: self.pages.as_deref(),
         };
         crate::rejection::respond(error, req, &context)
@@ -288,6 +308,24 @@ fn missing(policy: &Policy, req: &HttpRequest) -> AuthError {
     match policy.kind() {
         GuardKind::Page if crate::rejection::prefers_html(req) => AuthError::LoginRequired,
         GuardKind::Page | GuardKind::Api => AuthError::MissingCredentials,
+    }
+}
+
+/// A sign-in without a required authentication context: a browser session on a page goes
+/// through the login again (asking Entra for the context); everyone else gets the claims
+/// challenge. A bearer-only app has no login to send the browser to.
+fn step_up(
+    policy: &Policy,
+    state: &AuthenticationState,
+    req: &HttpRequest,
+    challenge: &crate::step_up::ClaimsChallenge,
+) -> AuthError {
+    let session = state.source() == Some(crate::state::AuthSource::Session);
+    match policy.kind() {
+        GuardKind::Page if session && crate::rejection::prefers_html(req) => {
+            AuthError::StepUpRequired(challenge.clone())
+        }
+        GuardKind::Page | GuardKind::Api => AuthError::InsufficientClaims(challenge.clone()),
     }
 }
 

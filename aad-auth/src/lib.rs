@@ -58,12 +58,14 @@ mod login;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 mod policy;
+mod protected_resource;
 mod public_origin;
 pub mod redirect;
 mod rejection;
 pub mod secret;
 mod session;
 mod state;
+mod step_up;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod token;
@@ -83,6 +85,7 @@ pub use policy::{Forbidden, GuardKind, Policy, StaticPolicy};
 pub use policy::{GuardRegistration, guard_registrations};
 pub use rejection::AuthRejection;
 pub use state::{AuthSource, AuthenticationState};
+pub use step_up::{ClaimsChallenge, InvalidAuthContext, is_auth_context_id};
 pub use token::{TokenError, TokenValidator, VerifiedToken};
 pub use user::User;
 

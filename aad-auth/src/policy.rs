@@ -1,5 +1,6 @@
-//! What a guarded route requires: the credential kinds it takes and the scopes, roles and groups
-//! the caller must hold.
+//! What a guarded route requires: the credential kinds it takes, the scopes, roles and groups
+//! the caller must hold, and the Conditional Access authentication contexts (`acrs`) their
+//! sign-in must have satisfied.
 
 // Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
 #![cfg_attr(
@@ -8,6 +9,7 @@
 )]
 
 use crate::state::AuthenticationState;
+use crate::step_up::{ClaimsChallenge, InvalidAuthContext, is_auth_context_id};
 use crate::user::User;
 
 /// API routes answer 401/403; page routes send anonymous browsers to the login UI.
@@ -39,6 +41,8 @@ pub struct Policy {
     scopes: Vec<String>,
     roles: Vec<String>,
     groups: Vec<String>,
+    /// Validated ids (`c1`..`c99`); the challenge is built once, here, not per refusal.
+    auth_context: Option<ClaimsChallenge>,
 }
 
 /// Why an authenticated caller was refused (403).
@@ -84,7 +88,14 @@ impl Forbidden {
 impl Policy {
     /// A bearer-only API route.
     pub fn api() -> Self {
-        Self { kind: GuardKind::Api, allow_session: false, scopes: Vec::new(), roles: Vec::new(), groups: Vec::new() }
+        Self {
+            kind: GuardKind::Api,
+            allow_session: false,
+            scopes: Vec::new(),
+            roles: Vec::new(),
+            groups: Vec::new(),
+            auth_context: None,
+        }
     }
 
     /// An HTML page: a session or a bearer token; anonymous browsers go to the login UI.
@@ -116,6 +127,45 @@ impl Policy {
         self
     }
 
+    /// Require a sign-in that satisfied any one of these Conditional Access authentication
+    /// contexts (the token's `acrs` claim; ids `c1` to `c99`, as created in the Entra admin
+    /// center under Conditional Access, Authentication contexts). A token without one gets 401
+    /// with Microsoft's claims challenge; a browser session on a page goes through the login
+    /// again, asking for it.
+    ///
+    /// ```
+    /// use aad_auth::Policy;
+    /// let policy = Policy::api().allow_session().auth_context(["c1"]);
+    /// assert_eq!(policy.required_auth_context(), ["c1"]);
+    /// ```
+    ///
+    /// # Panics
+    /// When an id is not `c1`..`c99` (a programming error, like an invalid regex literal; the
+    /// guard macros check it at compile time). [`Policy::try_auth_context`] returns the error.
+    pub fn auth_context<I: IntoIterator<Item = S>, S: Into<String>>(self, ids: I) -> Self {
+        match self.try_auth_context(ids) {
+            Ok(policy) => policy,
+            Err(error) => panic!("Policy::auth_context: {error}"),
+        }
+    }
+
+    /// [`Policy::auth_context`] for ids that come from configuration: the first id that is not
+    /// `c1`..`c99` is the error. An empty list requires nothing.
+    ///
+    /// # Errors
+    /// [`InvalidAuthContext`] naming the bad id.
+    pub fn try_auth_context<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        ids: I,
+    ) -> Result<Self, InvalidAuthContext> {
+        let ids: Vec<String> = ids.into_iter().map(Into::into).collect();
+        if let Some(bad) = ids.iter().find(|id| !is_auth_context_id(id)) {
+            return Err(InvalidAuthContext(bad.clone()));
+        }
+        self.auth_context = ClaimsChallenge::new(&ids);
+        Ok(self)
+    }
+
     /// API or page.
     pub fn kind(&self) -> GuardKind {
         self.kind
@@ -139,6 +189,20 @@ impl Policy {
     /// Required groups (any of).
     pub fn required_groups(&self) -> &[String] {
         &self.groups
+    }
+
+    /// Required authentication contexts (any of).
+    pub fn required_auth_context(&self) -> &[String] {
+        self.auth_context.as_ref().map_or(&[], ClaimsChallenge::ids)
+    }
+
+    /// The claims challenge for a caller whose sign-in satisfied none of the route's
+    /// authentication contexts; `None` when the route requires none or one is held (checked
+    /// after [`Policy::check`]: a missing role is final, a stronger sign-in would not help).
+    pub(crate) fn missing_auth_context(&self, state: &AuthenticationState) -> Option<&ClaimsChallenge> {
+        let challenge = self.auth_context.as_ref()?;
+        let user = state.user()?;
+        (!challenge.ids().iter().any(|id| user.has_auth_context(id))).then_some(challenge)
     }
 
     /// Checks the route's requirements (after the app-wide ones).

@@ -1,6 +1,7 @@
-//! How a refused request is answered: the status, RFC 6750 `WWW-Authenticate`, the one JSON
-//! body shape or, for browsers, an HTML page; and [`AuthRejection`], the typed error the guards
-//! reject with. Every guard, the login routes' session failures and `AadAuth::error_response`
+//! How a refused request is answered: the status, RFC 6750 `WWW-Authenticate` (every 401 with
+//! RFC 9728's `resource_metadata`; a missing authentication context with Microsoft's claims
+//! challenge), the one JSON body shape or, for browsers, an HTML page; and [`AuthRejection`],
+//! the typed error the guards reject with. Every guard, the login routes' session failures and `AadAuth::error_response`
 //! answer through [`respond`].
 
 use std::cell::RefCell;
@@ -22,6 +23,16 @@ pub(crate) struct ResponseContext<'a> {
     pub(crate) realm: &'a str,
     /// Where `LoginRequired` sends the browser.
     pub(crate) login_url: &'a str,
+    /// The OAuth login route, where `StepUpRequired` sends the browser (straight to Entra: the
+    /// user is signed in already).
+    pub(crate) step_up_url: &'a str,
+    /// `authorization_uri` of the claims challenge: `{authority}/oauth2/v2.0/authorize`.
+    pub(crate) authorize_url: &'a str,
+    /// `client_id` of the claims challenge.
+    pub(crate) client_id: &'a str,
+    /// The protected-resource metadata URL, named by every 401 challenge; `None` for other
+    /// statuses (it is computed only when needed).
+    pub(crate) resource_metadata: Option<String>,
     /// The login UI's pages, for browsers; `None` (bearer-only) answers JSON to everyone.
     pub(crate) pages: Option<&'a Pages>,
 }
@@ -41,6 +52,20 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish();
     }
+    if let AuthError::StepUpRequired(challenge) = error {
+        let target = crate::redirect::current_target(req);
+        let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+        let location = format!(
+            "{}?redirect={}&auth_context={}",
+            context.step_up_url,
+            encode(&target),
+            encode(&challenge.joined())
+        );
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
     let html = match context.pages {
         Some(pages) if prefers_html(req) => {
             Some(pages.error_page(status, status.canonical_reason().unwrap_or("Error"), error.description()))
@@ -51,7 +76,7 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
         Some(page) => page,
         None => json_response(error),
     };
-    if let Some(challenge) = challenge(error, context.realm) {
+    if let Some(challenge) = challenge(error, context) {
         response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     }
     match error {
@@ -165,10 +190,12 @@ struct ErrorBody<'a> {
 }
 
 /// RFC 6750 §3: a bare `Bearer realm` when no credential was sent, with `error` and
-/// `error_description` otherwise.
-fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
-    let realm = quote(realm);
-    let value = match error {
+/// `error_description` otherwise; a missing authentication context as Microsoft's claims
+/// challenge (`authorization_uri`, `client_id`, `error="insufficient_claims"`, `claims`). Every
+/// 401 ends with `resource_metadata` (RFC 9728 §5.1).
+fn challenge(error: &AuthError, context: &ResponseContext<'_>) -> Option<HeaderValue> {
+    let realm = quote(context.realm);
+    let mut value = match error {
         AuthError::MissingCredentials => format!("Bearer realm=\"{realm}\""),
         AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) | AuthError::Forbidden(_) => {
             format!(
@@ -177,13 +204,26 @@ fn challenge(error: &AuthError, realm: &str) -> Option<HeaderValue> {
                 quote(error.description())
             )
         }
+        AuthError::InsufficientClaims(claims) => format!(
+            "Bearer realm=\"{realm}\", authorization_uri=\"{}\", client_id=\"{}\", error=\"insufficient_claims\", \
+             claims=\"{}\"",
+            quote(context.authorize_url),
+            quote(context.client_id),
+            claims.claims_base64()
+        ),
         AuthError::KeysUnavailable => format!("Bearer realm=\"{realm}\""),
-        AuthError::SessionUnavailable
+        AuthError::StepUpRequired(_)
+        | AuthError::SessionUnavailable
         | AuthError::GroupsUnavailable { .. }
         | AuthError::CrossOriginRequest
         | AuthError::LoginRequired
         | AuthError::NotConfigured => return None,
     };
+    if error.status() == StatusCode::UNAUTHORIZED
+        && let Some(url) = &context.resource_metadata
+    {
+        value.push_str(&format!(", resource_metadata=\"{}\"", quote(url)));
+    }
     HeaderValue::from_str(&value).ok()
 }
 

@@ -43,6 +43,10 @@ pub struct User {
     pub is_guest: bool,
     /// The calling application (`azp` or `appid`).
     pub app_id: Option<String>,
+    /// Conditional Access authentication contexts the sign-in satisfied (`acrs`, such as
+    /// `c1`); for a session, those of the login's (or the last refresh's) access token.
+    #[serde(default)]
+    pub acrs: Vec<String>,
 }
 
 impl User {
@@ -64,6 +68,11 @@ impl User {
     /// Whether `groups` holds `group`.
     pub fn in_group(&self, group: &str) -> bool {
         self.groups.iter().any(|g| g == group)
+    }
+
+    /// Whether `acrs` holds the authentication context `id`.
+    pub fn has_auth_context(&self, id: &str) -> bool {
+        self.acrs.iter().any(|a| a == id)
     }
 
     /// Builds a user from validated claims. `home_issuers` are the issuers of the token's own
@@ -105,6 +114,7 @@ impl User {
             is_app,
             is_guest: acct_guest || foreign_idp,
             app_id: text("azp").or_else(|| text("appid")),
+            acrs: list("acrs"),
         }
     }
 }

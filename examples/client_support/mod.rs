@@ -131,10 +131,29 @@ pub struct Answer {
     pub status: u16,
     /// The body (at most 64 KiB shown).
     pub body: String,
+    /// The `WWW-Authenticate` header, when there is one.
+    pub challenge: Option<String>,
 }
 
 /// GETs `url` with the token; a non-2xx answer or no answer is a failure naming the URL.
 pub async fn call_api(http: &reqwest::Client, url: &Url, token: &AccessToken) -> Result<Answer, Failure> {
+    let answer = send_api(http, url, token).await?;
+    require_success(answer, url)
+}
+
+/// A non-2xx answer as a failure naming the URL (without its query).
+pub fn require_success(answer: Answer, url: &Url) -> Result<Answer, Failure> {
+    if (200..300).contains(&answer.status) {
+        return Ok(answer);
+    }
+    let mut shown = url.clone();
+    shown.set_query(None);
+    let brief: String = answer.body.chars().filter(|c| !c.is_control()).take(300).collect();
+    Err(Failure::Failed(format!("the API answered HTTP {} for GET {shown}: {brief}", answer.status)))
+}
+
+/// GETs `url` with the token, whatever the status; only no answer is a failure.
+pub async fn send_api(http: &reqwest::Client, url: &Url, token: &AccessToken) -> Result<Answer, Failure> {
     let shown = {
         let mut shown = url.clone();
         shown.set_query(None);
@@ -153,13 +172,14 @@ pub async fn call_api(http: &reqwest::Client, url: &Url, token: &AccessToken) ->
         Failure::Failed(format!("the API at {shown} could not be reached: {reason}"))
     })?;
     let status = response.status();
+    let challenge = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let body = response.text().await.unwrap_or_default();
     let body: String = body.chars().take(64 * 1024).collect();
-    if !status.is_success() {
-        let brief: String = body.chars().filter(|c| !c.is_control()).take(300).collect();
-        return Err(Failure::Failed(format!("the API answered HTTP {} for GET {shown}: {brief}", status.as_u16())));
-    }
-    Ok(Answer { status: status.as_u16(), body })
+    Ok(Answer { status: status.as_u16(), body, challenge })
 }
 
 /// Seconds left, for display.

@@ -184,7 +184,10 @@ fn realm(auth: &AadAuth) -> String {
 
 fn assert_unauthorized_without_error(reply: &Reply, auth: &AadAuth) {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{reply:?}");
-    assert_eq!(reply.challenge(), realm(auth), "a missing token gets a bare challenge");
+    // A bare challenge: the realm and, as on every 401, where the protected-resource metadata is.
+    let expected =
+        format!("{}, resource_metadata=\"http://localhost:8080/.well-known/oauth-protected-resource\"", realm(auth));
+    assert_eq!(reply.challenge(), expected, "a missing token gets a bare challenge");
 }
 
 fn assert_invalid_token(reply: &Reply, auth: &AadAuth) {

@@ -526,9 +526,29 @@ fn basic_serves_a_document_with_the_tenants_endpoints_and_the_guards() {
     );
     assert_eq!(schemes["bearer"], json!({ "type": "http", "scheme": "bearer", "bearerFormat": "JWT" }));
 
-    // Exactly the documented operations, each guarded.
-    let paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
-    assert_eq!(paths, ["/admin", "/hello", "/notes", "/team", "/test_auth_decorator"]);
+    // Exactly the documented operations, each guarded, and the (open) protected-resource metadata.
+    let mut paths: Vec<&str> = doc["paths"].as_object().expect("paths").keys().map(String::as_str).collect();
+    assert_eq!(
+        paths,
+        [
+            "/.well-known/oauth-protected-resource",
+            "/admin",
+            "/api/sensitive",
+            "/hello",
+            "/notes",
+            "/team",
+            "/test_auth_decorator"
+        ]
+    );
+    let metadata = &doc["paths"]["/.well-known/oauth-protected-resource"]["get"];
+    assert!(metadata.get("security").is_none() && metadata["responses"]["200"].is_object(), "{metadata}");
+    paths.retain(|path| !path.starts_with("/.well-known/"));
+    let sensitive = &doc["paths"]["/api/sensitive"]["get"];
+    assert_eq!(sensitive["x-aad-auth"]["auth_context"], json!(["c1"]));
+    assert!(
+        sensitive["description"].as_str().is_some_and(|d| d.contains("authentication context `c1`")),
+        "{sensitive}"
+    );
     let either = json!([{ "entra_id": [] }, { "bearer": [] }]);
     let hello = &doc["paths"]["/hello"]["get"];
     assert_eq!(hello["operationId"], "hello");
@@ -570,7 +590,7 @@ fn basic_serves_a_document_with_the_tenants_endpoints_and_the_guards() {
         let responses = &doc["paths"][path]["get"]["responses"];
         assert!(responses["401"].is_object() && responses["403"].is_object(), "{path}: {responses}");
     }
-    // No operation is open, so none lacks `security`; `/` and `/test` are not documented.
+    // No guarded operation is open; `/`, `/test` and `/sensitive` are not documented.
     assert!(doc["paths"].get("/").is_none() && doc["paths"].get("/test").is_none());
 }
 

@@ -46,12 +46,14 @@
     deny(clippy::indexing_slicing, clippy::arithmetic_side_effects, clippy::unwrap_used, clippy::expect_used)
 )]
 
+mod challenge;
 mod config;
 mod error;
 #[cfg(all(test, feature = "testing"))]
 mod tests;
 mod token_client;
 
+pub use challenge::claims_challenge;
 pub use config::{ClientConfig, ClientConfigBuilder};
 pub use error::ClientError;
 pub use token_client::{ClientToken, DeviceCodePrompt, REQUEST_TIMEOUT, TokenClient};

@@ -211,6 +211,37 @@ impl TokenClient {
         S: Into<String>,
         F: FnOnce(&DeviceCodePrompt),
     {
+        self.device_code_with_claims(scopes, None, prompt).await
+    }
+
+    /// [`TokenClient::device_code`] answering a claims challenge: `claims` (the decoded JSON of
+    /// an API's `insufficient_claims` challenge, see [`claims_challenge`](super::claims_challenge))
+    /// goes to Entra with the device-code request and the token requests, so that the new token
+    /// satisfies the Conditional Access authentication context the API asked for.
+    ///
+    /// ```no_run
+    /// # async fn run(client: aad_auth::client::TokenClient, www_authenticate: &str) -> Result<(), aad_auth::client::ClientError> {
+    /// if let Some(claims) = aad_auth::client::claims_challenge(www_authenticate) {
+    ///     let token = client
+    ///         .device_code_with_claims(["api://my-api/user_impersonation"], Some(&claims), |p| eprintln!("{}", p.message))
+    ///         .await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`TokenClient::device_code`].
+    pub async fn device_code_with_claims<I, S, F>(
+        &self,
+        scopes: I,
+        claims: Option<&str>,
+        prompt: F,
+    ) -> Result<ClientToken, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+        F: FnOnce(&DeviceCodePrompt),
+    {
         const FLOW: &str = "device code";
         let endpoints = self.endpoints().await?;
         let device_url = endpoints.device.clone().ok_or_else(|| ClientError::Discovery {
@@ -223,12 +254,13 @@ impl TokenClient {
             .set_device_authorization_url(DeviceAuthorizationUrl::from_url(device_url))
             .disable_openid_scope();
         let send = TokenSender(&self.inner.http);
-        let details: DeviceAuthorizationResponse<EntraDeviceFields> = client
-            .exchange_device_code()
-            .add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())))
-            .request_async(&send)
-            .await
-            .map_err(|error| self.request_error(FLOW, error, None))?;
+        let mut request =
+            client.exchange_device_code().add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())));
+        if let Some(claims) = claims {
+            request = request.add_extra_param("claims", claims.to_owned());
+        }
+        let details: DeviceAuthorizationResponse<EntraDeviceFields> =
+            request.request_async(&send).await.map_err(|error| self.request_error(FLOW, error, None))?;
         let user_code = details.user_code().secret().clone();
         let verification_uri = details.verification_uri().to_string();
         let message = details.extra_fields().message.clone().unwrap_or_else(|| {
@@ -237,8 +269,11 @@ impl TokenClient {
         prompt(&DeviceCodePrompt { user_code, verification_uri, message, expires_in: details.expires_in() });
 
         let timeout = self.device_code_timeout.map_or(details.expires_in(), |limit| limit.min(details.expires_in()));
-        let response =
-            client.exchange_device_access_token(&details).request_async(&send, tokio::time::sleep, Some(timeout)).await;
+        let mut poll = client.exchange_device_access_token(&details);
+        if let Some(claims) = claims {
+            poll = poll.add_extra_param("claims", claims.to_owned());
+        }
+        let response = poll.request_async(&send, tokio::time::sleep, Some(timeout)).await;
         match response {
             Ok(response) => Ok(token(&response)),
             Err(RequestTokenError::ServerResponse(error)) => match error.error() {

@@ -298,6 +298,7 @@ pub struct AadAuthConfig {
     pub(crate) redirect_uri: Option<Url>,
     pub(crate) public_base_url: Option<Url>,
     pub(crate) fixed_public_base: Option<public_base::FixedBase>,
+    pub(crate) resource_url: Option<Url>,
     pub(crate) trusted_proxies: Vec<IpNet>,
     pub(crate) trusted_origins: Vec<String>,
     pub(crate) prompt: Option<String>,
@@ -436,6 +437,12 @@ impl AadAuthConfig {
         let peer = peer.to_canonical();
         self.trusted_proxies.iter().any(|net| net.contains(&peer))
     }
+    /// The `resource` of the protected-resource metadata (`AAD_RESOURCE_URL`), when set; the
+    /// public base URL otherwise.
+    pub fn resource_url(&self) -> Option<&Url> {
+        self.resource_url.as_ref()
+    }
+
     /// The public base fixed by `AAD_PUBLIC_BASE_URL` or `AAD_REDIRECT_URI`, if either is set.
     pub(crate) fn fixed_public_base(&self) -> Option<&public_base::FixedBase> {
         self.fixed_public_base.as_ref()
@@ -524,6 +531,7 @@ pub struct AadAuthConfigBuilder {
     roles: Vec<String>,
     redirect_uri: Option<String>,
     public_base_url: Option<String>,
+    resource_url: Option<String>,
     trusted_proxies: Vec<String>,
     trusted_origins: Vec<String>,
     prompt: Option<String>,
@@ -562,6 +570,7 @@ impl AadAuthConfigBuilder {
             roles: Vec::new(),
             redirect_uri: None,
             public_base_url: None,
+            resource_url: None,
             trusted_proxies: Vec::new(),
             trusted_origins: Vec::new(),
             prompt: None,
@@ -650,6 +659,13 @@ impl AadAuthConfigBuilder {
     /// The callback URL (`AAD_REDIRECT_URI`; default computed per request).
     pub fn redirect_uri(mut self, url: impl Into<String>) -> Self {
         self.redirect_uri = Some(url.into());
+        self
+    }
+    /// The `resource` of the protected-resource metadata (`AAD_RESOURCE_URL`; default the
+    /// public base URL): an https URL without query or fragment. The metadata is served at
+    /// `{origin}/.well-known/oauth-protected-resource{path}` of it.
+    pub fn resource_url(mut self, url: impl Into<String>) -> Self {
+        self.resource_url = Some(url.into());
         self
     }
     /// The app's public base URL (`AAD_PUBLIC_BASE_URL`; default none).

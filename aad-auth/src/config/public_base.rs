@@ -29,6 +29,11 @@ impl FixedBase {
         &self.origin
     }
 
+    /// The base path: empty, or `/path` without a trailing slash.
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Origin and base path.
     pub(crate) fn url(&self) -> String {
         format!("{}{}", self.origin, self.path)

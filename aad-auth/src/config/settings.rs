@@ -242,6 +242,10 @@ settings! {
     AAD_PUBLIC_BASE_URL: text(public_base_url, "none") =>
         "the app's public URL (`https://app.example.com[/base]`): the one origin for the callback, logout, \
          `post_logout_redirect_uri` and Swagger UI; a different origin from `AAD_REDIRECT_URI` refuses to start";
+    AAD_RESOURCE_URL: text(resource_url, "the public base URL") =>
+        "the `resource` of the protected-resource metadata (RFC 9728), which is served at \
+         `{origin}/.well-known/oauth-protected-resource{path}` of this URL and named by every 401 challenge \
+         (`resource_metadata`); an https URL without query or fragment";
     AAD_TRUSTED_PROXIES: list(trusted_proxies, "none") =>
         "IPs/CIDRs whose `Forwarded`/`X-Forwarded-*` headers count when neither URL above is set (only the \
          value the nearest proxy appended; `::ffff:a.b.c.d` peers match IPv4 entries)";

@@ -248,6 +248,17 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
         Some(url)
     });
 
+    let resource_url = builder.resource_url.as_deref().and_then(|value| {
+        let url = secure_url(AAD_RESOURCE_URL, value, &mut problems)?;
+        if url.query().is_some() || url.fragment().is_some() {
+            // RFC 9728 §1.2: a resource identifier has no fragment, and a query would not
+            // survive the well-known URL built from it.
+            problems.push(ConfigError::invalid(AAD_RESOURCE_URL, "an https URL without query or fragment", value));
+            return None;
+        }
+        Some(url)
+    });
+
     let trusted_proxies = builder
         .trusted_proxies
         .iter()
@@ -360,6 +371,7 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
         redirect_uri,
         public_base_url,
         fixed_public_base,
+        resource_url,
         trusted_proxies,
         trusted_origins,
         prompt: builder.prompt,

@@ -1,5 +1,5 @@
 //! What a browser session may do: the authorization of the access token the login obtained for
-//! this API, so that `allow_session` with `scopes(..)`, `roles(..)` or `groups(..)` decides for
+//! this API (scopes, roles, groups, and the authentication contexts `acrs`), so that `allow_session` with `scopes(..)`, `roles(..)` or `groups(..)` decides for
 //! a browser exactly as for the same user's bearer token.
 //!
 //! The id_token names the user but carries no `scp`; the access token does. It is validated as
@@ -11,7 +11,7 @@ use crate::config::AadAuthConfig;
 use crate::guard::Authenticator;
 use crate::user::User;
 
-/// Replaces `user`'s scopes, roles and groups with those of `access_token` when it is a valid
+/// Replaces `user`'s scopes, roles, groups and `acrs` with those of `access_token` when it is a valid
 /// token of this API for the same user. Returns whether it was.
 pub(crate) async fn apply_access_token(auth: &Authenticator, access_token: &str, user: &mut User) -> bool {
     let token = match auth.validator().validate(access_token).await {
@@ -30,6 +30,7 @@ pub(crate) async fn apply_access_token(auth: &Authenticator, access_token: &str,
     user.roles.clone_from(&granted.roles);
     user.groups.clone_from(&granted.groups);
     user.groups_overage = granted.groups_overage;
+    user.acrs.clone_from(&granted.acrs);
     true
 }
 

@@ -26,6 +26,7 @@ use crate::log_safe::clip;
 use crate::policy::{Forbidden, Policy, check_app_wide};
 use crate::redirect::sanitize;
 use crate::session::{SessionRecord, Sessions, TokenEntry, USER_KEY, random_id};
+use crate::step_up::ClaimsChallenge;
 use crate::ui::{ErrorView, LoginView, LogoutView, Pages, SignedInView, SignedOutView, UserView};
 use transaction::Transaction;
 
@@ -182,8 +183,25 @@ async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
         );
     };
     let target = target(auth, &req);
+    // A step-up (a page that needs an authentication context): the claims request is built
+    // here from ids that must each be c1..c99, never taken from the caller as JSON.
+    let challenge = match query_param(&req, "auth_context") {
+        None => None,
+        Some(ids) => match ClaimsChallenge::new(ids.split(',').map(str::trim)) {
+            Some(challenge) => Some(challenge),
+            None => {
+                return error_page(
+                    &login,
+                    StatusCode::BAD_REQUEST,
+                    "Sign-in failed",
+                    "The requested authentication context is not valid.",
+                );
+            }
+        },
+    };
     let redirect_uri = crate::public_origin::redirect_uri(config, &req);
-    let authorization = match oidc::authorize(config, &metadata, &redirect_uri) {
+    let claims = challenge.as_ref().map(ClaimsChallenge::claims_json);
+    let authorization = match oidc::authorize(config, &metadata, &redirect_uri, claims) {
         Ok(authorization) => authorization,
         Err(reason) => {
             tracing::error!(%reason, "cannot build the authorize request");
@@ -204,6 +222,7 @@ async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
         redirect_uri,
         target,
         created_at: login.sessions.now(),
+        auth_context: challenge.map(|challenge| challenge.ids().to_vec()).unwrap_or_default(),
     });
     HttpResponse::Found()
         .insert_header((header::LOCATION, authorization.url.as_str()))
@@ -338,6 +357,24 @@ async fn callback(req: HttpRequest, session: Session, login: web::Data<Login>) -
     login.sessions.tokens.put(&sid, entry).await;
     login.sessions.start(&record).await;
     tracing::info!(oid = %record.user.oid, tid = %record.user.tid, "signed in");
+    // A step-up whose token still lacks the context (no Conditional Access policy issues it, or
+    // the provider ignored the claims): going back to the page would send the browser round
+    // again, forever. Signed in, but stopped here with the reason.
+    if !tx.auth_context.is_empty() && !tx.auth_context.iter().any(|id| record.user.has_auth_context(id)) {
+        tracing::warn!(
+            required = ?tx.auth_context,
+            "the step-up login's token has none of the requested authentication contexts (acrs); is a Conditional \
+             Access policy targeting them, and is the context published to apps?"
+        );
+        let response = error_page(
+            &login,
+            StatusCode::FORBIDDEN,
+            "Stronger sign-in not obtained",
+            "This page needs a stronger sign-in (a Conditional Access authentication context), and the sign-in \
+             that just completed did not provide it. Contact the administrator of this application.",
+        );
+        return with_cookie(response, pending);
+    }
     with_cookie(continue_to(&login, &tx.target), pending)
 }
 

@@ -77,11 +77,13 @@ fn scopes(config: &AadAuthConfig) -> Vec<String> {
     scopes
 }
 
-/// The authorize URL with a fresh state, nonce and PKCE (S256) verifier.
+/// The authorize URL with a fresh state, nonce and PKCE (S256) verifier; `claims` (a step-up's
+/// claims request, built by `step_up` from validated ids) as the `claims` parameter.
 pub(crate) fn authorize(
     config: &AadAuthConfig,
     metadata: &ProviderMetadata,
     redirect_uri: &str,
+    claims: Option<String>,
 ) -> Result<Authorization, String> {
     let client = client(config, metadata, redirect_uri)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -99,6 +101,9 @@ pub(crate) fn authorize(
     }
     if let Some(hint) = config.domain_hint() {
         request = request.add_extra_param("domain_hint", hint.to_owned());
+    }
+    if let Some(claims) = claims {
+        request = request.add_extra_param("claims", claims);
     }
     let (url, state, nonce) = request.url();
     Ok(Authorization {

@@ -25,6 +25,9 @@ pub(crate) struct Transaction {
     /// Where the browser goes after the login (already checked).
     pub(crate) target: String,
     pub(crate) created_at: i64,
+    /// A step-up's authentication contexts (checked ids), which the new token must satisfy.
+    #[serde(default)]
+    pub(crate) auth_context: Vec<String>,
 }
 
 fn cookie_name(sessions: &Sessions) -> String {

@@ -13,7 +13,8 @@ use crate::config::AadAuthConfig;
 
 /// Where the document and UIs are served.
 pub(crate) const OPENAPI_PATH: &str = "/openapi.json";
-const SWAGGER_PATH: &str = "/docs";
+/// Swagger UI (also the `resource_documentation` of the protected-resource metadata).
+pub(crate) const SWAGGER_PATH: &str = "/docs";
 const REDOC_PATH: &str = "/redoc";
 /// The Swagger UI OAuth2 redirect page (register `https://<host>/docs/oauth2-redirect` as a
 /// single-page-application redirect URI).

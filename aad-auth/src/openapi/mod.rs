@@ -28,8 +28,10 @@ pub const OAUTH2_SCHEME: &str = "entra_id";
 /// Name of the HTTP bearer scheme (paste a token, for example from `/me/token`).
 pub const BEARER_SCHEME: &str = "bearer";
 
-/// A [`utoipa::Modify`] that adds the security schemes and, to every operation guarded by
-/// `#[api_auth_required]`/`#[auth_required]`, the requirement of its guard.
+/// A [`utoipa::Modify`] that adds the security schemes, to every operation guarded by
+/// `#[api_auth_required]`/`#[auth_required]` the requirement of its guard (and, with
+/// `auth_context(..)`, a note in its description), and the protected-resource metadata route
+/// (RFC 9728) that [`crate::AadAuth::configure`] mounts.
 ///
 /// [`crate::AadAuthBuilder::openapi`] applies it for you; use it directly with
 /// `#[openapi(modifiers(...))]` only when serving the document yourself.
@@ -39,6 +41,8 @@ pub struct AadAuthSecurity {
     token_url: String,
     login_scopes: Vec<String>,
     api_audience: String,
+    /// Where `AadAuth::configure` serves the protected-resource metadata.
+    metadata_path: String,
 }
 
 impl AadAuthSecurity {
@@ -50,6 +54,7 @@ impl AadAuthSecurity {
             token_url: format!("{authority}/oauth2/v2.0/token"),
             login_scopes: config.scopes().to_vec(),
             api_audience: config.api_audience().to_owned(),
+            metadata_path: crate::protected_resource::location::route_path(config),
         }
     }
 
@@ -83,13 +88,23 @@ impl Modify for AadAuthSecurity {
                     SecurityRequirement::new(OAUTH2_SCHEME, required),
                     SecurityRequirement::new(BEARER_SCHEME, Vec::<String>::new()),
                 ]);
-                let extension = json!({
+                let mut extension = json!({
                     "kind": match policy.kind() { GuardKind::Api => "api", GuardKind::Page => "page" },
                     "allow_session": policy.allows_session(),
                     "scopes": policy.required_scopes(),
                     "roles": policy.required_roles(),
                     "groups": policy.required_groups(),
                 });
+                if !policy.required_auth_context().is_empty() {
+                    if let Some(fields) = extension.as_object_mut() {
+                        fields.insert("auth_context".into(), json!(policy.required_auth_context()));
+                    }
+                    let note = auth_context_note(policy.required_auth_context());
+                    operation.description = Some(match operation.description.take() {
+                        Some(text) if !text.is_empty() => format!("{text}\n\n{note}"),
+                        _ => note,
+                    });
+                }
                 let extensions = operation.extensions.get_or_insert_with(Default::default);
                 extensions.insert("x-aad-auth".into(), extension);
                 for (status, description) in [
@@ -104,6 +119,7 @@ impl Modify for AadAuthSecurity {
                 }
             }
         }
+        add_metadata_path(openapi, &self.metadata_path);
         let components = openapi.components.get_or_insert_with(Default::default);
         let flow = AuthorizationCode::new(&self.authorize_url, &self.token_url, Scopes::from_iter(scopes));
         components
@@ -113,6 +129,33 @@ impl Modify for AadAuthSecurity {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
+}
+
+/// What an operation with `auth_context(..)` says in its description.
+fn auth_context_note(ids: &[String]) -> String {
+    let names = ids.iter().map(|id| format!("`{id}`")).collect::<Vec<_>>().join(" or ");
+    format!(
+        "Requires a sign-in that satisfied the Conditional Access authentication context {names} (the token's \
+         `acrs` claim). Without it: 401 with `WWW-Authenticate: Bearer error=\"insufficient_claims\", \
+         claims=\"...\"`; ask Entra for a new token with those claims (msal: `claims_challenge`) and retry."
+    )
+}
+
+/// Adds the protected-resource metadata route (RFC 9728) to the document, at `path`.
+fn add_metadata_path(openapi: &mut OpenApi, path: &str) {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder};
+    let operation = OperationBuilder::new()
+        .operation_id(Some("oauth_protected_resource"))
+        .summary(Some("Protected-resource metadata (RFC 9728)"))
+        .description(Some(
+            "How to get a token for this API: `resource`, `authorization_servers` (the Entra tenant's issuer; read \
+             its OpenID discovery), `scopes_supported`, `bearer_methods_supported`. Every 401 names this URL in \
+             `resource_metadata`. Public: no credentials, any origin.",
+        ))
+        .tag("aad-auth")
+        .response("200", ResponseBuilder::new().description("The metadata document (JSON)").build())
+        .build();
+    openapi.paths.paths.insert(path.to_owned(), PathItem::new(HttpMethod::Get, operation));
 }
 
 fn registrations_by_handler() -> HashMap<&'static str, Vec<&'static GuardRegistration>> {

@@ -31,6 +31,8 @@ pub(crate) struct AuthCode {
     pub(crate) challenge: Option<String>,
     pub(crate) spa: bool,
     pub(crate) user_oid: String,
+    /// Authentication contexts the authorize request's `claims` asked for.
+    pub(crate) acrs: Vec<String>,
     pub(crate) expires_at: i64,
 }
 
@@ -46,6 +48,7 @@ struct DeviceGrant {
     client_id: String,
     user_code: String,
     scope: String,
+    acrs: Vec<String>,
     expires_at: i64,
     status: DeviceStatus,
 }
@@ -56,6 +59,8 @@ pub(crate) struct RefreshGrant {
     pub(crate) scope: String,
     pub(crate) user_oid: String,
     pub(crate) spa: bool,
+    /// Authentication contexts satisfied at sign-in; refreshed tokens keep them.
+    pub(crate) acrs: Vec<String>,
     pub(crate) expires_at: i64,
 }
 
@@ -86,7 +91,7 @@ pub(crate) enum Redeem {
 
 /// What a device-code poll finds.
 pub(crate) enum Poll {
-    Approved { user_oid: String, scope: String },
+    Approved { user_oid: String, scope: String, acrs: Vec<String> },
     Pending,
     Declined,
     Expired,
@@ -164,6 +169,7 @@ impl Flows {
         device_code: String,
         client_id: String,
         scope: String,
+        acrs: Vec<String>,
         expires_at: i64,
     ) -> String {
         let mut state = self.lock();
@@ -174,8 +180,14 @@ impl Flows {
             }
         };
         state.devices.retain(|_, grant| grant.expires_at.saturating_add(3600) > expires_at);
-        let grant =
-            DeviceGrant { client_id, user_code: user_code.clone(), scope, expires_at, status: DeviceStatus::Pending };
+        let grant = DeviceGrant {
+            client_id,
+            user_code: user_code.clone(),
+            scope,
+            acrs,
+            expires_at,
+            status: DeviceStatus::Pending,
+        };
         state.devices.insert(device_code, grant);
         user_code
     }
@@ -230,9 +242,9 @@ impl Flows {
                 Poll::Declined
             }
             DeviceStatus::Approved(user_oid) => {
-                let scope = grant.scope.clone();
+                let (scope, acrs) = (grant.scope.clone(), grant.acrs.clone());
                 state.devices.remove(device_code);
-                Poll::Approved { user_oid, scope }
+                Poll::Approved { user_oid, scope, acrs }
             }
         }
     }

@@ -33,6 +33,8 @@ fn user_by_oid<'a>(shared: &'a Shared, oid: &str) -> Result<&'a TestUser, OAuthE
 /// What a user-flow reply carries besides the access token.
 struct UserReply<'a> {
     nonce: Option<&'a str>,
+    /// Authentication contexts for the access token's `acrs`.
+    acrs: &'a [String],
     id_token: bool,
     refresh: Option<RefreshGrant>,
 }
@@ -46,9 +48,20 @@ fn user_tokens(
     request: &ScopeRequest,
     reply: UserReply<'_>,
 ) -> Value {
-    let access_token = TokenBuilder::new(shared.clone())
-        .delegated(user, &client.app.client_id, client.authenticated, &request.resource, &request.scp)
-        .sign();
+    let mut access_token = TokenBuilder::new(shared.clone()).delegated(
+        user,
+        &client.app.client_id,
+        client.authenticated,
+        &request.resource,
+        &request.scp,
+    );
+    // Only the contexts the tenant has: an Entra tenant without a policy for one issues none.
+    let acrs: Vec<&String> =
+        reply.acrs.iter().filter(|id| shared.auth_contexts.as_ref().is_none_or(|known| known.contains(id))).collect();
+    if !acrs.is_empty() {
+        access_token = access_token.acrs(acrs);
+    }
+    let access_token = access_token.sign();
     let mut body = json!({
         "token_type": "Bearer",
         "scope": request.response_scope(),
@@ -73,13 +86,21 @@ fn user_tokens(
     body
 }
 
-fn refresh_grant(shared: &Shared, client: &Client, scope: &str, user: &TestUser, spa: bool) -> RefreshGrant {
+fn refresh_grant(
+    shared: &Shared,
+    client: &Client,
+    scope: &str,
+    user: &TestUser,
+    spa: bool,
+    acrs: &[String],
+) -> RefreshGrant {
     let lifetime = if spa { SPA_REFRESH_SECONDS } else { REFRESH_SECONDS };
     RefreshGrant {
         client_id: client.app.client_id.clone(),
         scope: scope.to_owned(),
         user_oid: user.oid.clone(),
         spa,
+        acrs: acrs.to_vec(),
         expires_at: shared.clock.unix_seconds().saturating_add(lifetime),
     }
 }
@@ -189,9 +210,11 @@ pub(crate) fn authorization_code(
         Some(scope) => scopes::resolve(shared, scope)?,
         None => authorized.clone(),
     };
+    // msal also sends the claims on the redemption: either asks.
+    let acrs = super::claims::union(grant.acrs.clone(), super::claims::requested_acrs(params)?);
     let refresh =
-        authorized.has("offline_access").then(|| refresh_grant(shared, client, &grant.scope, user, grant.spa));
-    let reply = UserReply { nonce: grant.nonce.as_deref(), id_token: authorized.has("openid"), refresh };
+        authorized.has("offline_access").then(|| refresh_grant(shared, client, &grant.scope, user, grant.spa, &acrs));
+    let reply = UserReply { nonce: grant.nonce.as_deref(), acrs: &acrs, id_token: authorized.has("openid"), refresh };
     Ok(user_tokens(shared, user, client, &request, reply))
 }
 
@@ -221,8 +244,9 @@ pub(crate) fn refresh_token(
         Some(scope) => scopes::resolve(shared, scope)?,
         None => original.clone(),
     };
-    let rotated = refresh_grant(shared, client, &grant.scope, &user, grant.spa);
-    let reply = UserReply { nonce: None, id_token: original.has("openid"), refresh: Some(rotated) };
+    let acrs = super::claims::union(grant.acrs.clone(), super::claims::requested_acrs(params)?);
+    let rotated = refresh_grant(shared, client, &grant.scope, &user, grant.spa, &acrs);
+    let reply = UserReply { nonce: None, acrs: &acrs, id_token: original.has("openid"), refresh: Some(rotated) };
     Ok(user_tokens(shared, &user, client, &request, reply))
 }
 
@@ -264,9 +288,9 @@ pub(crate) fn device_code(shared: &Arc<Shared>, client: &Client, params: &Params
         .or_else(|| param(params, "code"))
         .ok_or_else(|| OAuthError::missing("device_code"))?;
     let now = shared.clock.unix_seconds();
-    let (user_oid, scope) =
+    let (user_oid, scope, acrs) =
         match shared.flows.poll_device(code, &client.app.client_id, now, shared.auto_user.as_deref()) {
-            Poll::Approved { user_oid, scope } => (user_oid, scope),
+            Poll::Approved { user_oid, scope, acrs } => (user_oid, scope, acrs),
             Poll::Pending => {
                 return Err(OAuthError::bad_request(
                     "authorization_pending",
@@ -302,8 +326,9 @@ pub(crate) fn device_code(shared: &Arc<Shared>, client: &Client, params: &Params
         };
     let user = user_by_oid(shared, &user_oid)?;
     let request = scopes::resolve(shared, &scope)?;
-    let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, &scope, user, false));
-    let reply = UserReply { nonce: None, id_token: request.has("openid"), refresh };
+    let acrs = super::claims::union(acrs, super::claims::requested_acrs(params)?);
+    let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, &scope, user, false, &acrs));
+    let reply = UserReply { nonce: None, acrs: &acrs, id_token: request.has("openid"), refresh };
     Ok(user_tokens(shared, user, client, &request, reply))
 }
 
@@ -381,7 +406,7 @@ pub(crate) fn on_behalf_of(shared: &Arc<Shared>, client: &Client, params: &Param
     let user = user_by_oid(shared, oid)?;
     let scope = param(params, "scope").ok_or_else(|| OAuthError::missing("scope"))?;
     let request = scopes::resolve(shared, scope)?;
-    let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, scope, user, false));
-    let reply = UserReply { nonce: None, id_token: request.has("openid"), refresh };
+    let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, scope, user, false, &[]));
+    let reply = UserReply { nonce: None, acrs: &[], id_token: request.has("openid"), refresh };
     Ok(user_tokens(shared, user, client, &request, reply))
 }

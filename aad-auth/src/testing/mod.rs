@@ -39,6 +39,7 @@
 //! # }
 //! ```
 
+mod claims;
 mod client_auth;
 mod clock;
 mod flows;
@@ -153,6 +154,8 @@ pub(crate) struct Shared {
     pub(crate) flows: flows::Flows,
     /// The user signed in without UI (object id), when the tenant runs with `auto_user`.
     pub(crate) auto_user: Option<String>,
+    /// The authentication contexts issued in `acrs` (`None`: all).
+    pub(crate) auth_contexts: Option<Vec<String>>,
 }
 
 impl Shared {
@@ -220,6 +223,7 @@ pub struct TenantBuilder {
     tenant_id: Option<String>,
     https: bool,
     auto_user: Option<String>,
+    auth_contexts: Option<Vec<String>>,
 }
 
 impl TenantBuilder {
@@ -268,6 +272,14 @@ impl TenantBuilder {
     /// device codes wait for approval on `/device`.
     pub fn auto_user(mut self, username: impl Into<String>) -> Self {
         self.auto_user = Some(username.into());
+        self
+    }
+
+    /// The Conditional Access authentication contexts the tenant has (and satisfies at once):
+    /// a `claims` request for another one gets a token without it, as from an Entra tenant
+    /// where that context has no policy. Default: every id, `c1` to `c99`.
+    pub fn auth_contexts<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        self.auth_contexts = Some(ids.into_iter().map(Into::into).collect());
         self
     }
 

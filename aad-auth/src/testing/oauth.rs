@@ -111,6 +111,12 @@ async fn token_reply(req: &HttpRequest, shared: &web::Data<Shared>, tenant: &str
     }
     let params = parse_params(body);
     let shared = shared.clone().into_inner();
+    if param(&params, "resource").is_some() {
+        let scope = param(&params, "scope").and_then(|scope| scopes::resolve(&shared, scope).ok());
+        if let Err(error) = super::claims::check_resource(&params, scope.as_ref()) {
+            return error.response();
+        }
+    }
     let result = match param(&params, "grant_type") {
         None => Err(OAuthError::missing("grant_type")),
         Some(grant) => match identify_client(req, &shared, &params) {
@@ -175,11 +181,13 @@ async fn devicecode_reply(req: &HttpRequest, shared: &Shared, tenant: &str, body
             )
         })?;
         let scope = param(&params, "scope").ok_or_else(|| OAuthError::missing("scope"))?;
-        scopes::resolve(shared, scope)?;
+        let request = scopes::resolve(shared, scope)?;
+        super::claims::check_resource(&params, Some(&request))?;
+        let acrs = super::claims::requested_acrs(&params)?;
         let device_code = format!("DAQABAAEAAA.emulator.{}", random_secret(48));
         let expires_at = shared.clock.unix_seconds().saturating_add(DEVICE_CODE_SECONDS);
         let user_code =
-            shared.flows.insert_device(device_code.clone(), app.client_id.clone(), scope.to_owned(), expires_at);
+            shared.flows.insert_device(device_code.clone(), app.client_id.clone(), scope.to_owned(), acrs, expires_at);
         let shown = display_user_code(&user_code);
         let verification_uri = format!("{}/device", shared.base_url);
         Ok::<_, OAuthError>(json!({

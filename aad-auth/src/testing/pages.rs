@@ -28,7 +28,7 @@ use crate::log_safe::clip;
 const SESSION_COOKIE: &str = "aad_emulator_session";
 
 /// Authorize parameters carried from the picker page back to the endpoint.
-const CARRIED: [&str; 12] = [
+const CARRIED: [&str; 14] = [
     "client_id",
     "redirect_uri",
     "response_type",
@@ -41,6 +41,8 @@ const CARRIED: [&str; 12] = [
     "code_challenge",
     "code_challenge_method",
     "domain_hint",
+    "claims",
+    "resource",
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -117,6 +119,8 @@ struct Authorize {
     prompt: Option<String>,
     login_hint: Option<String>,
     challenge: Option<String>,
+    /// Authentication contexts the `claims` parameter asks for.
+    acrs: Vec<String>,
 }
 
 /// Why a request is refused: before the redirect URI is trusted, a page; after, a redirect.
@@ -201,7 +205,9 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
         }
     }
     let scope = param(params, "scope").ok_or_else(|| refuse(OAuthError::missing("scope")))?;
-    scopes::resolve(shared, scope).map_err(&refuse)?;
+    let scope_request = scopes::resolve(shared, scope).map_err(&refuse)?;
+    super::claims::check_resource(params, Some(&scope_request)).map_err(&refuse)?;
+    let acrs = super::claims::requested_acrs(params).map_err(&refuse)?;
     let prompt = param(params, "prompt").map(str::to_owned);
     if let Some(value) = &prompt
         && !["none", "login", "select_account", "consent", "create"].contains(&value.as_str())
@@ -248,6 +254,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
         prompt,
         login_hint: param(params, "login_hint").map(str::to_owned),
         challenge,
+        acrs,
     })
 }
 
@@ -287,6 +294,7 @@ fn sign_in(req: &HttpRequest, shared: &Shared, request: Authorize, user: &TestUs
         challenge: request.challenge.clone(),
         spa: request.spa,
         user_oid: user.oid.clone(),
+        acrs: request.acrs.clone(),
         expires_at: now.saturating_add(CODE_SECONDS),
     };
     shared.flows.insert_code(code.clone(), grant, now);

@@ -75,6 +75,7 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
         service_principals,
         flows: Flows::default(),
         auto_user,
+        auth_contexts: builder.auth_contexts,
     });
     let (tls_config, ca_cert_path, tempdir) = match tls {
         Some(tls) => (Some(tls.config), Some(tls.pem_path), Some(tls.dir)),

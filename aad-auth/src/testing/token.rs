@@ -339,6 +339,14 @@ impl TokenBuilder {
         self
     }
 
+    /// The authentication contexts (`acrs`) the sign-in satisfied, as Entra issues them when a
+    /// Conditional Access authentication context was requested in `claims`.
+    pub fn acrs<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, ids: I) -> Self {
+        let ids: Vec<String> = ids.into_iter().map(|id| id.as_ref().to_owned()).collect();
+        self.claims.insert("acrs".into(), json!(ids));
+        self
+    }
+
     /// Sets any claim.
     pub fn claim(mut self, name: &str, value: Value) -> Self {
         self.claims.insert(name.into(), value);

@@ -760,5 +760,6 @@ fn sample_user() -> User {
         is_app: false,
         is_guest: true,
         app_id: Some("00000000-0000-0000-0000-000000000004".into()),
+        acrs: vec!["c1".into()],
     }
 }

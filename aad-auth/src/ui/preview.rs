@@ -210,6 +210,7 @@ fn sample_user(guest: bool, app: bool, overage: bool) -> User {
             is_app: true,
             is_guest: false,
             app_id: Some("b3c4d5e6-f7a8-4b9c-8d0e-1f2a3b4c5d6e".into()),
+            acrs: Vec::new(),
         };
     }
     User {
@@ -230,6 +231,7 @@ fn sample_user(guest: bool, app: bool, overage: bool) -> User {
         is_app: false,
         is_guest: guest,
         app_id: Some("4a1b2c3d-5e6f-4a7b-8c9d-0e1f2a3b4c5d".into()),
+        acrs: vec!["c1".into()],
     }
 }
 

@@ -112,6 +112,27 @@ fn device_code_client_prints_the_code_message_and_gets_200_from_hello() {
     assert_eq!(serde_json::from_str::<Value>(body).ok(), Some(json!({ "hello": "world" })), "{}", finished.output());
 }
 
+/// The demo's `/api/sensitive` needs the authentication context `c1`: the client gets the claims
+/// challenge, signs in again with the claims, and the one retry succeeds.
+#[test]
+fn device_code_client_answers_a_claims_challenge_and_retries_once() {
+    let setup = setup();
+    let finished = setup.device_code_client(&[("API_PATHS", "/api/sensitive,/hello")]);
+    assert_success(&finished);
+    assert!(finished.stderr.contains("claims challenge"), "{}", finished.output());
+    assert_eq!(finished.stderr.matches("enter the code").count(), 2, "two sign-ins:\n{}", finished.output());
+    assert!(finished.stdout.contains("GET /api/sensitive -> HTTP 200"), "{}", finished.output());
+    let body = finished.stdout.lines().nth(1).unwrap_or_default();
+    assert_eq!(
+        serde_json::from_str::<Value>(body).ok().map(|b| b["acrs"].clone()),
+        Some(json!(["c1"])),
+        "{}",
+        finished.output()
+    );
+    // The stepped-up token serves the next call too, without another sign-in.
+    assert!(finished.stdout.contains("GET /hello -> HTTP 200"), "{}", finished.output());
+}
+
 #[test]
 fn daemon_client_gets_an_app_only_token_and_200s() {
     let setup = setup();

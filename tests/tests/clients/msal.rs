@@ -32,8 +32,6 @@ fn python_with_msal() {
 
 /// Runs tests/python/msal_flows.py against `tenant`; returns its JSON.
 fn run_msal(tenant: &Tenant) -> Value {
-    python_with_msal();
-    let ca = tenant.ca_cert_path().expect("an https tenant");
     let config = json!({
         "authority_host": tenant.authority_host(),
         "tenant_id": tenant.tenant_id(),
@@ -42,7 +40,14 @@ fn run_msal(tenant: &Tenant) -> Value {
         "public_client_id": tenant.public_app().client_id,
         "users": tenant.users().iter().map(|u| u.username.clone()).collect::<Vec<_>>(),
     });
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python").join("msal_flows.py");
+    run_script(tenant, "msal_flows.py", &config)
+}
+
+/// Runs a script of tests/python with `config` against `tenant`; returns the JSON it prints.
+fn run_script(tenant: &Tenant, name: &str, config: &Value) -> Value {
+    python_with_msal();
+    let ca = tenant.ca_cert_path().expect("an https tenant");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python").join(name);
     let mut child = Command::new("python3")
         .arg(&script)
         .arg(config.to_string())
@@ -65,8 +70,8 @@ fn run_msal(tenant: &Tenant) -> Value {
     let output = child.wait_with_output().expect("python output");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "msal_flows.py failed ({}):\n{stderr}\n{stdout}", output.status);
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("msal_flows.py printed no JSON ({e}): {stdout}"))
+    assert!(output.status.success(), "{name} failed ({}):\n{stderr}\n{stdout}", output.status);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{name} printed no JSON ({e}): {stdout}"))
 }
 
 /// A token whose payload was changed after signing.
@@ -162,4 +167,42 @@ async fn msal_tokens_are_accepted_by_a_running_bench_server() {
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "tampered {name} token");
     }
     assert_eq!(hello(None).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// A route that needs the Conditional Access authentication context `c1`.
+fn step_up_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    async fn acrs(state: aad_auth::AuthenticationState) -> actix_web::HttpResponse {
+        actix_web::HttpResponse::Ok().json(json!({ "acrs": state.user().map(|u| u.acrs.clone()) }))
+    }
+    cfg.service(
+        actix_web::web::scope("/api/sensitive")
+            .wrap(aad_auth::RequireAuth::new(aad_auth::Policy::api().allow_session().auth_context(["c1"])))
+            .route("", actix_web::web::get().to(acrs)),
+    );
+}
+
+/// msal gets the claims challenge, asks again with `claims_challenge` (silently with the
+/// refresh token, and by a new device flow), and the retried call succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_answers_the_claims_challenge_and_the_retry_succeeds() {
+    let tenant = Tenant::builder().https(true).auto_user("first").start().await;
+    let config = aad_auth_tests::site::login_config(tenant.api_config()).build().expect("site configuration");
+    let site = aad_auth_tests::site::Site::start_with(config, None, step_up_routes).await;
+    let script_config = json!({
+        "authority_host": tenant.authority_host(),
+        "tenant_id": tenant.tenant_id(),
+        "api_client_id": tenant.api_app().client_id,
+        "public_client_id": tenant.public_app().client_id,
+        "api_url": site.url("/api/sensitive"),
+    });
+    let result = tokio::task::block_in_place(|| run_script(&tenant, "msal_step_up.py", &script_config));
+    assert_eq!(result["first_status"], 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(result["claims"].as_str().expect("the claims msal was given")).ok(),
+        Some(json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}}))
+    );
+    assert_eq!(result["silent_status"], 200);
+    assert_eq!(result["silent_body"], json!({ "acrs": ["c1"] }));
+    assert_eq!(result["silent_source"], "identity_provider", "msal bypassed its cache for the claims");
+    assert_eq!(result["device_status"], 200);
 }

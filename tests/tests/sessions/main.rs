@@ -10,3 +10,4 @@ mod login_tokens;
 mod macros_session;
 mod redis_sessions;
 mod session_authorization;
+mod step_up;
