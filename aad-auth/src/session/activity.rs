@@ -115,12 +115,14 @@ struct Multiplexed {
 
 impl Multiplexed {
     async fn get(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(REDIS_WAIT)
-            .set_response_timeout(REDIS_WAIT)
-            .set_number_of_retries(1);
         self.connection
-            .get_or_try_init(|| redis::aio::ConnectionManager::new_with_config(self.client.clone(), config))
+            .get_or_try_init(|| {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(REDIS_WAIT)
+                    .set_response_timeout(REDIS_WAIT)
+                    .set_number_of_retries(1);
+                redis::aio::ConnectionManager::new_with_config(self.client.clone(), config)
+            })
             .await
             .cloned()
     }
@@ -155,24 +157,20 @@ impl Activity {
         let now = self.clock.unix_seconds();
         let mut invocation = read_and_touch.key(state_key);
         invocation.arg(now).arg(self.idle).arg(self.key_lifetime()).arg(record_member).arg(REDIS_PREFIX);
-        let mut answer = Err(None);
         // A connection Redis dropped (a restart) fails once before the manager reconnects: one
         // retry, so that the first request after a restart does not get a 503. Running the
         // script twice is harmless: the second run sees the first one's renewal.
-        for _ in 0..2 {
-            answer = match link.get().await {
-                Ok(mut connection) => invocation.invoke_async(&mut connection).await.map_err(Some),
-                Err(error) => Err(Some(error)),
+        let mut retried = false;
+        let found: (i64, Option<String>, Option<String>) = loop {
+            let answer = match link.get().await {
+                Ok(mut connection) => invocation.invoke_async(&mut connection).await,
+                Err(error) => Err(error),
             };
-            match &answer {
-                Err(Some(error)) if error.is_connection_dropped() || error.is_io_error() => continue,
-                _ => break,
+            match answer {
+                Ok(found) => break found,
+                Err(error) if !retried && (error.is_connection_dropped() || error.is_io_error()) => retried = true,
+                Err(error) => return Some(Err(report("session store read failed", &error))),
             }
-        }
-        let found: (i64, Option<String>, Option<String>) = match answer {
-            Ok(found) => found,
-            Err(Some(error)) => return Some(Err(report("session store read failed", &error))),
-            Err(None) => return Some(Err(StoreUnavailable)),
         };
         Some(Ok(match found {
             (2, ..) => Read::Missing,

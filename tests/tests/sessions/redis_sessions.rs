@@ -18,6 +18,17 @@ fn redis_session(url: &str) -> SessionConfig {
     session
 }
 
+/// A tenant, one app instance on `redis`, and a browser signed in to it.
+async fn signed_in(redis: &RedisServer) -> (Tenant, Site, Browser) {
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
+    let url = redis.url();
+    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    (tenant, site, browser)
+}
+
 #[actix_web::test]
 async fn login_on_one_instance_is_a_login_on_both_and_logout_ends_both() {
     let redis = RedisServer::start();
@@ -123,16 +134,11 @@ async fn the_idle_timeout_counts_uses_on_every_instance() {
 #[actix_web::test]
 async fn a_session_request_is_one_redis_round_trip() {
     let redis = RedisServer::start();
-    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
-    let url = redis.url();
-    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
-    let browser = Browser::new();
-    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
-    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    let (_tenant, site, browser) = signed_in(&redis).await;
     // The first read loads the script into Redis.
     assert_eq!(browser.get(&site.url("/api/session")).await.status, 200);
 
-    let client = redis::Client::open(url.as_str()).unwrap();
+    let client = redis::Client::open(redis.url()).unwrap();
     let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     async fn reads_so_far(connection: &mut redis::aio::MultiplexedConnection) -> u64 {
         let info: String = redis::cmd("INFO").arg("stats").query_async(connection).await.unwrap();
@@ -153,12 +159,7 @@ async fn a_session_request_is_one_redis_round_trip() {
 async fn a_redis_restart_between_requests_is_not_an_outage() {
     let redis = RedisServer::start();
     let port = redis.port;
-    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
-    let url = redis.url();
-    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
-    let browser = Browser::new();
-    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
-    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    let (_tenant, site, browser) = signed_in(&redis).await;
     assert_eq!(browser.get(&site.url("/api/session")).await.status, 200);
     drop(redis);
     let _restarted = RedisServer::start_on(port, &[]);
@@ -172,12 +173,7 @@ async fn a_redis_restart_between_requests_is_not_an_outage() {
 async fn redis_away_means_503_for_sessions_only_and_recovery_after() {
     let redis = RedisServer::start();
     let port = redis.port;
-    let tenant = Tenant::builder().dev_defaults().auto_user("first").start().await;
-    let url = redis.url();
-    let site = Site::for_tenant(&tenant, None, |c| c.session(redis_session(&url))).await;
-    let browser = Browser::new();
-    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
-    assert_eq!(hops.last().unwrap().status, 200, "{hops:#?}");
+    let (_tenant, site, browser) = signed_in(&redis).await;
     let token = browser.get(&site.url("/me/token")).await.json()["access_token"].as_str().unwrap().to_owned();
 
     drop(redis);
