@@ -141,6 +141,24 @@ impl Process {
     pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.0.try_wait().expect("child status")
     }
+
+    /// Sends `signal` (`-TERM`, `-INT`) and waits up to 15 s for the exit; returns its status
+    /// and the stdout lines not read yet.
+    pub fn stop(mut self, signal: &str) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.0.id().to_string();
+        let sent = Command::new("kill").args([signal, pid.as_str()]).status().expect("run kill");
+        assert!(sent.success(), "kill {signal} {pid}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        // A child's exit has no event a test can wait on without a reaper thread: poll.
+        let status = loop {
+            if let Some(status) = self.exited() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "{} did not stop within 15 s of {signal}", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        (status, self.lines.try_iter().collect())
+    }
 }
 
 /// How an example that ran to the end ended.

@@ -5,80 +5,27 @@
 
 #![allow(clippy::expect_used, reason = "a failed set-up step is a failed test")]
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use aad_auth_tests::example_processes::{KillOnDrop, example_binary};
+use aad_auth_tests::example_processes::{Process, command, spawn};
 
-/// A running dev_tenant, its stdout lines, and its stderr log.
-struct DevTenant {
-    child: KillOnDrop,
-    lines: mpsc::Receiver<String>,
-    log: PathBuf,
-}
-
-fn start(https: bool) -> DevTenant {
-    let log = std::env::temp_dir().join(format!("dev_tenant-{}-{}.log", std::process::id(), u8::from(https)));
-    let mut command = Command::new(example_binary("dev_tenant"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("DEV_TENANT_") {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
+/// A running dev_tenant (https or http, a free port, the first user signed in without UI).
+fn start(https: bool) -> Process {
+    let mut command = command("dev_tenant");
+    command
         .env("DEV_TENANT_PORT", "0")
         .env("DEV_TENANT_HTTPS", if https { "1" } else { "0" })
-        .env("DEV_TENANT_AUTO_USER", "first")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).expect("log file"))
-        .spawn()
-        .expect("start dev_tenant");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    DevTenant { child: KillOnDrop(child), lines, log }
+        .env("DEV_TENANT_AUTO_USER", "first");
+    spawn("dev_tenant", command)
 }
 
-impl DevTenant {
-    fn ready_line(&self) -> Value {
-        let line = self.lines.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|e| {
-            panic!(
-                "no line on stdout within 60 s ({e}); stderr:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            )
-        });
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("the first stdout line is not JSON ({e}): {line}"))
-    }
-
-    /// Sends `signal` and waits for the exit; returns its status and any further stdout lines.
-    fn stop(mut self, signal: &str) -> (ExitStatus, Vec<String>) {
-        let pid = self.child.0.id().to_string();
-        let sent = Command::new("kill").args([signal, pid.as_str()]).status().expect("run kill");
-        assert!(sent.success(), "kill {signal} {pid}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(status) = self.child.0.try_wait().expect("dev_tenant status") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "dev_tenant did not stop within 15 s of {signal}");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        let rest = self.lines.try_iter().collect();
-        (status, rest)
-    }
+/// Its first stdout line, as JSON.
+fn ready_line(tenant: &Process) -> Value {
+    let line = tenant.line(Duration::from_secs(60), |_| true);
+    serde_json::from_str(&line).unwrap_or_else(|e| panic!("the first stdout line is not JSON ({e}): {line}"))
 }
 
 fn text<'a>(line: &'a Value, key: &str) -> &'a str {
@@ -90,7 +37,7 @@ fn text<'a>(line: &'a Value, key: &str) -> &'a str {
 #[tokio::test]
 async fn https_dev_tenant_prints_one_line_serves_it_and_stops_on_sigterm() {
     let tenant = start(true);
-    let line = tenant.ready_line();
+    let line = ready_line(&tenant);
     let host = text(&line, "authority_host");
     assert!(host.starts_with("https://127.0.0.1:"), "{host}");
     let tenant_id = text(&line, "tenant_id");
@@ -168,7 +115,7 @@ async fn https_dev_tenant_prints_one_line_serves_it_and_stops_on_sigterm() {
 #[test]
 fn http_dev_tenant_has_no_certificate_and_stops_on_sigint() {
     let tenant = start(false);
-    let line = tenant.ready_line();
+    let line = ready_line(&tenant);
     assert!(text(&line, "authority_host").starts_with("http://127.0.0.1:"));
     assert!(line.get("ca_cert").is_none(), "ca_cert is for https only: {line}");
     let (status, rest) = tenant.stop("-INT");
