@@ -18,6 +18,7 @@
 use std::time::Duration;
 
 use aad_auth::{AadAuth, AadAuthConfig, KeyStoreTiming, api_auth_required};
+use aad_auth_examples::env_or;
 use actix_web::{App, HttpResponse, HttpServer, Responder, get};
 use serde_json::json;
 
@@ -32,23 +33,13 @@ async fn hello() -> impl Responder {
     HttpResponse::Ok().json(json!({ "hello": "world" }))
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
-
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     aad_auth_examples::exit_status("bench_server", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    aad_auth_examples::init_logging("warn");
     let host = env_or("HOST", "127.0.0.1");
     let port: u16 = env_or("PORT", "8000").parse().map_err(|_| "PORT must be a port number")?;
     let workers: usize = match std::env::var("WORKERS") {

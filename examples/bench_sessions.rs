@@ -15,6 +15,7 @@
 
 use aad_auth::testing::Tenant;
 use aad_auth::{AadAuth, AadAuthConfig, api_auth_required};
+use aad_auth_examples::env_or;
 use actix_web::{App, HttpResponse, HttpServer, Responder, get};
 use serde_json::json;
 
@@ -35,23 +36,13 @@ async fn session() -> impl Responder {
     HttpResponse::Ok().json(json!({ "hello": "world" }))
 }
 
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
-
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {
     aad_auth_examples::exit_status("bench_sessions", run().await)
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    aad_auth_examples::init_logging("warn");
     let host = env_or("HOST", "127.0.0.1");
     let port: u16 = env_or("PORT", "8000").parse().map_err(|_| "PORT must be a port number")?;
     let workers: usize = env_or("WORKERS", "0").parse().map_err(|_| "WORKERS must be a number")?;

@@ -17,11 +17,8 @@
 //! custom templates can be previewed too. The app registration variables are not needed.
 
 use aad_auth::AadAuthConfig;
+use aad_auth_examples::env_or;
 use actix_web::{App, HttpRequest, HttpServer, web};
-
-fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
-}
 
 #[actix_web::main]
 async fn main() -> std::process::ExitCode {

@@ -1,5 +1,6 @@
 //! Examples live under `examples/`; see `Cargo.toml` for the list. This library holds what the
-//! server examples share: how they stop when they cannot start.
+//! server examples share: their logging, their environment variables, and how they stop when
+//! they cannot start.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -26,4 +27,21 @@ pub fn exit_status(program: &str, result: Result<(), Box<dyn Error>>) -> ExitCod
             ExitCode::FAILURE
         }
     }
+}
+
+/// Logs to stderr, filtered by `RUST_LOG`, else by `default_filter` (`"warn"`,
+/// `"info,actix_server=warn"`).
+pub fn init_logging(default_filter: &str) {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// The variable `name`, or `default` when it is unset or blank.
+pub fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty()).unwrap_or_else(|| default.to_owned())
 }
