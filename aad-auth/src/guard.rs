@@ -20,7 +20,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse, web};
 use futures_util::future::LocalBoxFuture;
 use tokio::sync::OnceCell;
 
-use crate::bearer::bearer_token;
+use crate::bearer::{bearer_token, cached_bearer_candidate};
 use crate::config::AadAuthConfig;
 use crate::error::AuthError;
 use crate::groups::GroupsResolver;
@@ -130,6 +130,11 @@ impl Authenticator {
         cache
             .bearer
             .get_or_init(|| async {
+                // A token seen before is answered before the header is parsed (see
+                // `cached_bearer_candidate`); anything else takes the full path.
+                if let Some(hit) = cached_bearer_candidate(req).and_then(|raw| self.validator.cached(raw)) {
+                    return Ok(Some(hit));
+                }
                 let Some(token) = bearer_token(req)? else {
                     return Ok(None);
                 };

@@ -17,8 +17,15 @@ require_debian_tool() {
   fi
 }
 
-# build_bench_binaries: the release server and minter; sets BIN.
+# build_bench_binaries: the release server and minter; sets BIN. With BENCH_BIN set (a directory
+# holding bench_server and mint_tokens built earlier, say from the commit before a change),
+# nothing is built and those are used.
 build_bench_binaries() {
+  if [ -n "${BENCH_BIN:-}" ]; then
+    [ -x "$BENCH_BIN/bench_server" ] && [ -x "$BENCH_BIN/mint_tokens" ] || die "BENCH_BIN=$BENCH_BIN has no bench_server and mint_tokens"
+    BIN=$BENCH_BIN
+    return
+  fi
   echo "building (release)..." >&2
   cargo build --release -q -p aad-auth-examples --example bench_server --example mint_tokens
   BIN=${CARGO_TARGET_DIR:-target}/release/examples

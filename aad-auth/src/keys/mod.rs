@@ -102,12 +102,17 @@ pub struct KeyStoreStatus {
     pub keys_withdrawn: u64,
 }
 
+/// Keys by `kid` or `x5t`. foldhash rather than SipHash: the map is looked up on every request
+/// (a cache hit re-checks its key) and only ever holds what the tenant's JWKS published, so a
+/// token's `kid` cannot flood it; the hasher is still seeded per map.
+type KeyMap = HashMap<String, Arc<SigningKey>, foldhash::fast::RandomState>;
+
 #[derive(Default)]
 struct Snapshot {
     metadata: Option<Arc<ProviderMetadata>>,
     issuer_policy: Option<Arc<IssuerPolicy>>,
-    by_kid: HashMap<String, Arc<SigningKey>>,
-    by_x5t: HashMap<String, Arc<SigningKey>>,
+    by_kid: KeyMap,
+    by_x5t: KeyMap,
     /// When the set was last confirmed by a successful fetch.
     confirmed_at: Option<SystemTime>,
 }
@@ -568,8 +573,8 @@ impl KeyStore {
 
     /// Installs `keys` as the whole set, confirmed now.
     fn replace(&self, current: &Snapshot, metadata: Arc<ProviderMetadata>, keys: Vec<Arc<SigningKey>>) {
-        let mut by_kid = HashMap::new();
-        let mut by_x5t = HashMap::new();
+        let mut by_kid = KeyMap::default();
+        let mut by_x5t = KeyMap::default();
         let mut added = Vec::new();
         for key in keys {
             let previous = key

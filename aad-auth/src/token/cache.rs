@@ -159,8 +159,7 @@ impl HashKey {
     /// before a hit anyway, so a token that shares a cached token's tail only costs that
     /// comparison before its full validation, and can never take the slot (failures are not
     /// cached). Hashing all 1.3 KB would cost 10 times as much (about 600 instructions).
-    fn hash(&self, token: &str) -> CacheKey {
-        let bytes = token.as_bytes();
+    fn hash(&self, bytes: &[u8]) -> CacheKey {
         let tail = bytes.get(bytes.len().saturating_sub(KEY_TAIL_BYTES)..).unwrap_or(bytes);
         let mut hasher = foldhash::fast::FoldHasher::with_seed(self.seed, &self.shared);
         hasher.write_usize(bytes.len());
@@ -192,8 +191,8 @@ pub(crate) struct Entry {
 
 impl Entry {
     /// Whether this entry was made from exactly `token`.
-    pub(crate) fn is_for(&self, token: &str) -> bool {
-        same_bytes(&self.compact, token.as_bytes())
+    pub(crate) fn is_for(&self, token: &[u8]) -> bool {
+        same_bytes(&self.compact, token)
     }
 }
 
@@ -261,7 +260,7 @@ impl TokenCache {
     }
 
     /// Where `token`'s entry lives (see [`CacheKey`]).
-    pub(crate) fn key(&self, token: &str) -> CacheKey {
+    pub(crate) fn key(&self, token: &[u8]) -> CacheKey {
         #[cfg(test)]
         if self.collide.load(std::sync::atomic::Ordering::Relaxed) {
             return 0;
@@ -279,6 +278,12 @@ impl TokenCache {
     /// The entry may be another token's: check [`Entry::is_for`].
     pub(crate) async fn get_or_guard(&self, key: CacheKey) -> Result<Entry, Guard<'_>> {
         self.inner.get_value_or_guard_async(&key).await
+    }
+
+    /// The entry at `key`, if one is there, without waiting for a slot that is being filled.
+    /// The entry may be another token's: check [`Entry::is_for`].
+    pub(crate) fn peek(&self, key: CacheKey) -> Option<Entry> {
+        self.inner.get(&key)
     }
 
     /// Drops `stale` (and nothing inserted after it).
@@ -394,19 +399,23 @@ mod tests {
     fn the_lookup_hash_is_keyed_per_cache() {
         let (one, two) = (HashKey::random(), HashKey::random());
         let token = "aaa.bbb.ccc";
-        assert_eq!(one.hash(token), one.hash(token));
+        assert_eq!(one.hash(token.as_bytes()), one.hash(token.as_bytes()));
         // Each fails with probability 2^-64.
-        assert_ne!(one.hash(token), two.hash(token), "every cache draws its own key");
-        assert_ne!(one.hash(token), one.hash("aaa.bbb.ccd"));
-        assert_ne!(one.hash(token), one.hash("aaa.bbb.cc"));
+        assert_ne!(one.hash(token.as_bytes()), two.hash(token.as_bytes()), "every cache draws its own key");
+        assert_ne!(one.hash(token.as_bytes()), one.hash(b"aaa.bbb.ccd"));
+        assert_ne!(one.hash(token.as_bytes()), one.hash(b"aaa.bbb.cc"));
         // Long tokens: the length and the last 64 bytes.
         let long = format!("{}.{}", "h".repeat(100), "s".repeat(400));
         let mut other_tail = long.clone();
         other_tail.replace_range(long.len() - 64..long.len() - 63, "t");
-        assert_ne!(one.hash(&long), one.hash(&other_tail));
-        assert_ne!(one.hash(&long), one.hash(&format!("x{long}")), "the length counts");
+        assert_ne!(one.hash(long.as_bytes()), one.hash(other_tail.as_bytes()));
+        assert_ne!(one.hash(long.as_bytes()), one.hash(format!("x{long}").as_bytes()), "the length counts");
         let other_head = format!("H{}", &long[1..]);
-        assert_eq!(one.hash(&long), one.hash(&other_head), "the same slot: only the comparison tells them apart");
+        assert_eq!(
+            one.hash(long.as_bytes()),
+            one.hash(other_head.as_bytes()),
+            "the same slot: only the comparison tells them apart"
+        );
     }
 
     #[test]
@@ -477,7 +486,11 @@ mod tests {
             let cache = auth.validator().cache.as_deref().unwrap();
             let first = tenant.token().member().claim("marker", json!("first")).sign();
             let second = tenant.token().guest().claim("marker", json!("second")).sign();
-            assert_eq!(cache.key(&first), cache.key(&second), "the test hook makes every key collide");
+            assert_eq!(
+                cache.key(first.as_bytes()),
+                cache.key(second.as_bytes()),
+                "the test hook makes every key collide"
+            );
 
             let a = auth.validate_bearer(&first).await.unwrap();
             assert_eq!(a.claims()["marker"], "first");
@@ -535,7 +548,7 @@ mod tests {
             forged_payload[10] = if forged_payload[10] == b'A' { b'B' } else { b'A' };
             let forged = format!("{header}.{}.{signature}", String::from_utf8(forged_payload).unwrap());
             let cache = auth.validator().cache.as_deref().unwrap();
-            assert_eq!(cache.key(&forged), cache.key(&token), "same length, same tail: same slot");
+            assert_eq!(cache.key(forged.as_bytes()), cache.key(token.as_bytes()), "same length, same tail: same slot");
             for _ in 0..2 {
                 let error = auth.validate_bearer(&forged).await.unwrap_err();
                 assert!(matches!(error, TokenError::BadSignature | TokenError::Malformed(_)), "{error:?}");
@@ -556,8 +569,8 @@ mod tests {
             // The token's bytes are counted (in an `Arc<[u8]>`: two counters and the bytes).
             assert_eq!(weight - super::entry_weight(&verified, 0), super::alloc(16 + token.len()) as u64 - 32);
 
-            let entry = cache.get_or_guard(cache.key(&token)).await.unwrap();
-            assert!(entry.is_for(&token));
+            let entry = cache.get_or_guard(cache.key(token.as_bytes())).await.unwrap();
+            assert!(entry.is_for(token.as_bytes()));
             let signature = token.rsplit('.').next().unwrap();
             for shown in [format!("{entry:?}"), format!("{cache:?}"), format!("{:?}", auth.validator())] {
                 assert!(!shown.contains(signature), "{shown}");

@@ -30,7 +30,7 @@ use crate::clock::SharedClock;
 use crate::config::{AadAuthConfig, TokenVersions, is_guid};
 use crate::keys::{KeyError, KeyRef, KeyStore, SigningKey};
 use crate::user::User;
-use cache::TokenCache;
+use cache::{Entry, TokenCache};
 
 /// Audiences of Microsoft Graph: tokens for Graph are never for this API (and are not even
 /// verifiable: they carry a nonce in the header).
@@ -103,6 +103,16 @@ impl std::fmt::Debug for VerifiedToken {
     }
 }
 
+/// What a cache entry says about a token (see [`TokenValidator::answer_from`]).
+enum Hit {
+    /// The entry is this token's and answers for it.
+    Valid,
+    /// The entry is another token's.
+    OtherToken,
+    /// The entry is this token's but no longer valid (times, key or issuer policy).
+    Stale,
+}
+
 /// What a validator accepts, fixed at start-up.
 #[derive(Debug, Clone)]
 struct Settings {
@@ -172,22 +182,17 @@ impl TokenValidator {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::TooLarge);
         }
-        let key = cache.key(token);
+        let key = cache.key(token.as_bytes());
         // Twice at most: a stale entry is removed and the slot claimed again.
         for _ in 0..2 {
             match cache.get_or_guard(key).await {
-                Ok(entry) => {
-                    // The key only finds the entry; only the very same bytes are answered from it.
-                    if !entry.is_for(token) {
-                        // Another token with the same hash (or a forgery): the full validation,
-                        // and the other token's entry stays.
-                        break;
-                    }
-                    if self.still_valid(&entry.token) {
-                        return Ok(entry.token);
-                    }
-                    cache.remove_stale(key, &entry.token);
-                }
+                Ok(entry) => match self.answer_from(&entry, token.as_bytes()) {
+                    Hit::Valid => return Ok(entry.token),
+                    // Another token with the same hash (or a forgery): the full validation, and
+                    // the other token's entry stays.
+                    Hit::OtherToken => break,
+                    Hit::Stale => cache.remove_stale(key, &entry.token),
+                },
                 Err(guard) => {
                     // On failure the guard is dropped unfilled: errors are never cached.
                     let verified = Arc::new(Box::pin(self.validate_uncached(token)).await?);
@@ -197,6 +202,33 @@ impl TokenValidator {
             }
         }
         Box::pin(self.validate_uncached(token)).await.map(Arc::new)
+    }
+
+    /// The cached validation of `token` if it is in the cache and still valid, without waiting
+    /// and without any other work: the request path tries this on the raw header bytes before
+    /// parsing the header, which costs more than the hit itself. `None` means "not known here",
+    /// never "invalid": call [`validate`](Self::validate) then. Only a token that was validated
+    /// in full (so base64url segments and dots only) is ever in the cache, so a hit implies the
+    /// bytes are a well-formed token.
+    pub(crate) fn cached(&self, token: &[u8]) -> Option<Arc<VerifiedToken>> {
+        let cache = self.cache.as_deref()?;
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let entry = cache.peek(cache.key(token))?;
+        matches!(self.answer_from(&entry, token), Hit::Valid).then_some(entry.token)
+    }
+
+    /// Whether a cache entry answers for `token`. The key only finds the entry; only the very same
+    /// bytes are answered from it, and only while the uncached path would still accept them.
+    fn answer_from(&self, entry: &Entry, token: &[u8]) -> Hit {
+        if !entry.is_for(token) {
+            Hit::OtherToken
+        } else if self.still_valid(&entry.token) {
+            Hit::Valid
+        } else {
+            Hit::Stale
+        }
     }
 
     /// The full validation, without the cache. Its future (the key store's fetch included) is

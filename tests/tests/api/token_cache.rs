@@ -257,3 +257,45 @@ async fn a_disabled_cache_verifies_every_time() {
     assert!(!Arc::ptr_eq(&first, &second));
     assert_eq!(first.user(), second.user());
 }
+
+/// A token the guard has seen is answered before the header is parsed; that shortcut must refuse
+/// exactly what the full path refuses: expiry, a withdrawn key, a second credential, and an
+/// `Authorization` header that is not exactly `Bearer <token>`.
+#[actix_web::test]
+async fn the_guards_shortcut_for_a_cached_token_rechecks_like_the_full_path() {
+    let h = harness(TokenCacheConfig::default(), |config| config.jwks_cache_ttl(Duration::from_secs(120))).await;
+    let service = app(&h.auth).await;
+    let token = h.tenant.token().member().lifetime(Duration::from_secs(600)).sign();
+    assert_eq!(get(&service, "/api", Some(&token)).await.status, 200);
+    assert_eq!(get(&service, "/api", Some(&token)).await.status, 200, "now from the cache");
+    assert_eq!(stats(&h).entries, 1);
+
+    // A second credential, the same token twice, a token with a space: refused as before.
+    let both = get(&service, "/api?access_token=x", Some(&token)).await;
+    assert_eq!((both.status, both.error_code().as_deref()), (400, Some("invalid_request")));
+    let twice = actix_web::test::TestRequest::get()
+        .uri("/api")
+        .append_header(("authorization", format!("Bearer {token}")))
+        .append_header(("authorization", format!("Bearer {token}")));
+    assert_eq!(aad_auth_tests::call(&service, twice).await.status, 400);
+    let spaced =
+        actix_web::test::TestRequest::get().uri("/api").insert_header(("authorization", format!("Bearer  {token}")));
+    assert_eq!(aad_auth_tests::call(&service, spaced).await.status, 401);
+
+    // The cached token expires at exp + skew through the guard too.
+    h.clock.advance(Duration::from_secs(600 + 60));
+    assert_eq!(get(&service, "/api", Some(&token)).await.status, 200);
+    h.clock.advance(Duration::from_secs(1));
+    let expired = get(&service, "/api", Some(&token)).await;
+    assert_eq!((expired.status, expired.error_code().as_deref()), (401, Some("invalid_token")));
+
+    // And it dies with its signing key.
+    let fresh = h.tenant.token().member().sign();
+    assert_eq!(get(&service, "/api", Some(&fresh)).await.status, 200);
+    assert_eq!(get(&service, "/api", Some(&fresh)).await.status, 200);
+    let old_kid = h.tenant.active_kid();
+    h.tenant.rotate_keys();
+    h.tenant.retire_key(&old_kid);
+    assert!(h.auth.keys().refresh_now().await);
+    assert_eq!(get(&service, "/api", Some(&fresh)).await.status, 401);
+}
