@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use crate::authority::Authority;
 use crate::clock::{self, SharedClock};
 use crate::config::AadAuthConfig;
+use crate::downstream::Downstream;
 use crate::error::{AuthError, Error};
 use crate::groups::GroupsResolver;
 use crate::guard::Authenticator;
@@ -27,6 +28,7 @@ use crate::ui::Pages;
 struct Inner {
     auth: web::Data<Authenticator>,
     resource: web::Data<ProtectedResource>,
+    downstream: web::Data<Downstream>,
     login: Option<web::Data<Login>>,
     #[cfg(feature = "openapi")]
     docs: Option<web::Data<crate::openapi::Docs>>,
@@ -204,6 +206,16 @@ impl AadAuthBuilder {
             }
             _ => None,
         };
+        let token_store = match &sessions {
+            Some(sessions) => sessions.tokens.clone(),
+            None => crate::session::TokenCache::memory(self.clock.clone()),
+        };
+        let downstream = web::Data::new(Downstream::new(
+            crate::client::ClientConfig::from(config.as_ref()),
+            client(crate::http::Redirects::Never)?,
+            token_store,
+            self.clock.clone(),
+        ));
         let auth =
             web::Data::new(Authenticator::new(config.clone(), validator, sessions.clone(), pages.clone(), groups));
         let login = match (sessions, pages) {
@@ -220,6 +232,7 @@ impl AadAuthBuilder {
             inner: Arc::new(Inner {
                 auth,
                 resource,
+                downstream,
                 login,
                 #[cfg(feature = "openapi")]
                 docs: self.openapi.map(|openapi| web::Data::new(crate::openapi::Docs::new(openapi, config.clone()))),
@@ -280,6 +293,7 @@ impl AadAuth {
             let inner = &auth.inner;
             cfg.app_data(inner.auth.clone());
             cfg.app_data(inner.resource.clone());
+            cfg.app_data(inner.downstream.clone());
             crate::protected_resource::configure(cfg, &inner.resource);
             if let Some(login) = &inner.login {
                 cfg.app_data(login.clone());

@@ -76,20 +76,78 @@ pub enum AuthError {
     /// [`crate::AadAuth::configure`] was not applied to the app: 500.
     #[error("aad-auth is not configured on this app")]
     NotConfigured,
+    /// A downstream token ([`crate::DownstreamTokens`]) needs the user's consent to these scopes,
+    /// or another interaction with Entra (`consent_required`, `interaction_required`, or a
+    /// refresh token Entra no longer accepts): 401 `consent_required` naming the scopes, which a
+    /// client answers by asking the user for them interactively.
+    #[error("consent required for {}", .0.join(" "))]
+    ConsentRequired(Vec<String>),
+    /// [`AuthError::ConsentRequired`] for a browser session on a page: 303 through the login,
+    /// asking Entra for the scopes (incremental consent), and back to the page.
+    #[error("consent through the login required for {}", .0.join(" "))]
+    ConsentThroughLogin(Vec<String>),
+    /// Entra answered an on-behalf-of request with a claims challenge (Conditional Access on the
+    /// downstream API): 401 `insufficient_claims` with Entra's `claims`, for the caller to pass
+    /// to its token request, as Microsoft.Identity.Web does.
+    #[error("the downstream API's Conditional Access requires more claims")]
+    DownstreamClaims(DownstreamClaims),
+    /// Entra could not be reached for a downstream token, or answered nonsense: 503 with
+    /// `Retry-After`.
+    #[error("the identity provider is unavailable for a downstream token")]
+    DownstreamUnavailable,
+    /// Entra refused the app's own downstream token request (a credential, scope or
+    /// permission problem of the app, logged at error): 502.
+    #[error("the identity provider refused the app's downstream token request")]
+    DownstreamRefused,
+}
+
+/// The claims JSON of an on-behalf-of answer's claims challenge, as Entra sent it: a JSON
+/// object of at most 4 KiB (checked when it is received), passed on to the caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownstreamClaims(String);
+
+impl DownstreamClaims {
+    /// Most claims requests are under 200 bytes; larger answers are not passed on.
+    const MAX_LEN: usize = 4096;
+
+    /// `claims` when it is a JSON object of at most 4 KiB.
+    pub(crate) fn from_entra(claims: &str) -> Option<Self> {
+        (claims.len() <= Self::MAX_LEN
+            && serde_json::from_str::<serde_json::Value>(claims).is_ok_and(|value| value.is_object()))
+        .then(|| Self(claims.to_owned()))
+    }
+
+    /// The claims JSON.
+    pub fn claims_json(&self) -> &str {
+        &self.0
+    }
+
+    /// The claims JSON in base64 (with padding), as the `claims` of a `WWW-Authenticate`
+    /// challenge.
+    pub fn claims_base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.0)
+    }
 }
 
 impl AuthError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::MissingCredentials | Self::InvalidToken(_) | Self::InsufficientClaims(_) => StatusCode::UNAUTHORIZED,
+            Self::MissingCredentials
+            | Self::InvalidToken(_)
+            | Self::InsufficientClaims(_)
+            | Self::ConsentRequired(_)
+            | Self::DownstreamClaims(_) => StatusCode::UNAUTHORIZED,
             Self::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) | Self::CrossOriginRequest => StatusCode::FORBIDDEN,
-            Self::KeysUnavailable | Self::SessionUnavailable | Self::GroupsUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            Self::LoginRequired | Self::StepUpRequired(_) => StatusCode::SEE_OTHER,
+            Self::KeysUnavailable
+            | Self::SessionUnavailable
+            | Self::GroupsUnavailable { .. }
+            | Self::DownstreamUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::LoginRequired | Self::StepUpRequired(_) | Self::ConsentThroughLogin(_) => StatusCode::SEE_OTHER,
             Self::NotConfigured => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::DownstreamRefused => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -99,12 +157,16 @@ impl AuthError {
             Self::InvalidRequest(_) => Some("invalid_request"),
             Self::InvalidToken(_) => Some("invalid_token"),
             Self::Forbidden(_) => Some("insufficient_scope"),
-            Self::InsufficientClaims(_) | Self::StepUpRequired(_) => Some("insufficient_claims"),
-            Self::KeysUnavailable | Self::SessionUnavailable | Self::GroupsUnavailable { .. } => {
-                Some("temporarily_unavailable")
+            Self::InsufficientClaims(_) | Self::StepUpRequired(_) | Self::DownstreamClaims(_) => {
+                Some("insufficient_claims")
             }
+            Self::KeysUnavailable
+            | Self::SessionUnavailable
+            | Self::GroupsUnavailable { .. }
+            | Self::DownstreamUnavailable => Some("temporarily_unavailable"),
             Self::CrossOriginRequest => Some("cross_origin_request"),
-            Self::MissingCredentials | Self::LoginRequired | Self::NotConfigured => None,
+            Self::ConsentRequired(_) | Self::ConsentThroughLogin(_) => Some("consent_required"),
+            Self::MissingCredentials | Self::LoginRequired | Self::NotConfigured | Self::DownstreamRefused => None,
         }
     }
 
@@ -131,6 +193,21 @@ impl AuthError {
             }
             Self::LoginRequired => "Sign-in is required.",
             Self::NotConfigured => "Authentication is not configured on this server.",
+            Self::ConsentRequired(_) | Self::ConsentThroughLogin(_) => {
+                "This operation calls another API for the user, and the user has not consented to the scopes it needs \
+                 (named in the WWW-Authenticate challenge's `scope`): ask for them interactively, then retry."
+            }
+            Self::DownstreamClaims(_) => {
+                "The API this operation calls requires a stronger sign-in (Conditional Access): ask the identity \
+                 provider for a new token with the claims of the WWW-Authenticate challenge, then retry."
+            }
+            Self::DownstreamUnavailable => {
+                "The identity provider cannot be reached for a token to another API; retry shortly."
+            }
+            Self::DownstreamRefused => {
+                "The identity provider refused this app's request for a token to another API; this is a problem of \
+                 the server's configuration."
+            }
         }
     }
 

@@ -38,6 +38,8 @@ use crate::user::User;
 struct RequestAuth {
     bearer: OnceCell<Result<Option<Arc<VerifiedToken>>, AuthError>>,
     session: OnceCell<Result<Option<User>, AuthError>>,
+    /// The key of the session's server-side tokens, once the session was read.
+    session_id: std::cell::OnceCell<String>,
     authorized: RefCell<Option<AuthenticationState>>,
 }
 
@@ -159,13 +161,30 @@ impl Authenticator {
             .get_or_init(|| {
                 Box::pin(async {
                     match sessions.read(req).await.map_err(|_| AuthError::SessionUnavailable)? {
-                        Some(record) => Ok(Some(sessions.user_of(record).await)),
+                        Some(record) => {
+                            // Set once: this closure runs at most once per request.
+                            let _ = cache.session_id.set(record.sid.clone());
+                            Ok(Some(sessions.user_of(record).await))
+                        }
                         None => Ok(None),
                     }
                 })
             })
             .await
             .clone()
+    }
+
+    /// The key of the request's login session (its server-side tokens), when the request
+    /// comes with a live one.
+    pub(crate) async fn session_id(&self, req: &HttpRequest) -> Result<Option<String>, AuthError> {
+        let cache = self.request_auth(req);
+        self.request_session(req, &cache).await?;
+        Ok(cache.session_id.get().cloned())
+    }
+
+    /// The login sessions, unless bearer-only.
+    pub(crate) fn sessions(&self) -> Option<&Arc<Sessions>> {
+        self.sessions.as_ref()
     }
 
     /// See [`AadAuth::authenticate`](crate::AadAuth::authenticate).
@@ -302,8 +321,13 @@ impl Authenticator {
 
     /// The typed error a guard rejects `req` with.
     pub(crate) fn reject(&self, req: &HttpRequest, error: AuthError) -> actix_web::Error {
+        self.rejection(req, error).into()
+    }
+
+    /// [`Authenticator::reject`] as the typed error itself.
+    pub(crate) fn rejection(&self, req: &HttpRequest, error: AuthError) -> AuthRejection {
         let response = self.error_response(&error, req);
-        AuthRejection::new(error, response).into()
+        AuthRejection::new(error, response)
     }
 }
 
@@ -335,7 +359,7 @@ fn step_up(
 }
 
 /// The rejection of a guard on an app without [`AadAuth::configure`](crate::AadAuth::configure).
-fn not_configured() -> actix_web::Error {
+pub(crate) fn not_configured() -> actix_web::Error {
     tracing::error!("aad-auth guard used on an app without AadAuth::configure; answering 500");
     AuthRejection::new(AuthError::NotConfigured, HttpResponse::InternalServerError().finish()).into()
 }

@@ -52,6 +52,16 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish();
     }
+    if let AuthError::ConsentThroughLogin(scopes) = error {
+        let target = crate::redirect::current_target(req);
+        let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+        let location =
+            format!("{}?redirect={}&scope={}", context.step_up_url, encode(&target), encode(&scopes.join(" ")));
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, location))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish();
+    }
     if let AuthError::StepUpRequired(challenge) = error {
         let target = crate::redirect::current_target(req);
         let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
@@ -80,7 +90,7 @@ pub(crate) fn respond(error: &AuthError, req: &HttpRequest, context: &ResponseCo
         response.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
     }
     match error {
-        AuthError::KeysUnavailable | AuthError::SessionUnavailable => {
+        AuthError::KeysUnavailable | AuthError::SessionUnavailable | AuthError::DownstreamUnavailable => {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
         }
         AuthError::GroupsUnavailable { retry_after } => {
@@ -211,8 +221,23 @@ fn challenge(error: &AuthError, context: &ResponseContext<'_>) -> Option<HeaderV
             quote(context.client_id),
             claims.claims_base64()
         ),
+        AuthError::DownstreamClaims(claims) => format!(
+            "Bearer realm=\"{realm}\", authorization_uri=\"{}\", client_id=\"{}\", error=\"insufficient_claims\", \
+             claims=\"{}\"",
+            quote(context.authorize_url),
+            quote(context.client_id),
+            claims.claims_base64()
+        ),
+        AuthError::ConsentRequired(scopes) => format!(
+            "Bearer realm=\"{realm}\", error=\"consent_required\", error_description=\"{}\", scope=\"{}\"",
+            quote(error.description()),
+            quote(&scopes.join(" "))
+        ),
         AuthError::KeysUnavailable => format!("Bearer realm=\"{realm}\""),
         AuthError::StepUpRequired(_)
+        | AuthError::ConsentThroughLogin(_)
+        | AuthError::DownstreamUnavailable
+        | AuthError::DownstreamRefused
         | AuthError::SessionUnavailable
         | AuthError::GroupsUnavailable { .. }
         | AuthError::CrossOriginRequest

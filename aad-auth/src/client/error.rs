@@ -43,6 +43,15 @@ pub enum ClientError {
         /// The `AADSTS` number at the start of the description, when there is one.
         code: Option<u32>,
     },
+    /// Entra asked for more claims (Conditional Access on the API the token is for): the
+    /// caller's next token request must carry `claims` (msal: `claims_challenge`).
+    #[error("Entra ID answered the {flow} request with a claims challenge")]
+    ClaimsChallenge {
+        /// The flow (`on-behalf-of`).
+        flow: &'static str,
+        /// The claims request, as Entra sent it (JSON).
+        claims: String,
+    },
     /// The user declined the device-code sign-in.
     #[error("the sign-in was declined")]
     Declined,
@@ -66,6 +75,20 @@ impl ClientError {
         match self {
             Self::Refused { code: Some(code), .. } => hint(*code),
             _ => None,
+        }
+    }
+
+    /// Whether the user must do something with Entra before this token can be had: consent to
+    /// the scopes (`consent_required`, AADSTS65001), another interaction
+    /// (`interaction_required`), or signing in again (`invalid_grant`: a refresh token Entra no
+    /// longer accepts). A claims challenge is one too.
+    pub fn needs_user_interaction(&self) -> bool {
+        match self {
+            Self::Refused { error, .. } => {
+                matches!(error.as_str(), "invalid_grant" | "interaction_required" | "consent_required")
+            }
+            Self::ClaimsChallenge { .. } => true,
+            _ => false,
         }
     }
 

@@ -18,7 +18,7 @@ use super::config::ClientConfig;
 use super::error::{ClientError, aadsts_code, sanitise_description};
 use crate::config::{ConfigError, is_loopback};
 use crate::http::{self, FetchError, describe, display_url, read_capped};
-use crate::secret::AccessToken;
+use crate::secret::{AccessToken, RefreshToken};
 
 /// Every call to the identity provider gives up after this long.
 pub const REQUEST_TIMEOUT: Duration = crate::http::TIMEOUT;
@@ -40,6 +40,9 @@ pub struct ClientToken {
     pub expires_at: Option<SystemTime>,
     /// The scopes granted (`scope` of the response; empty when the response has none).
     pub scopes: Vec<String>,
+    /// The refresh token of the response, when Entra sent one (a user's flows; Entra rotates
+    /// it on each use, so keep the new one).
+    pub refresh_token: Option<RefreshToken>,
 }
 
 impl ClientToken {
@@ -85,6 +88,12 @@ struct EntraDeviceFields {
 }
 
 impl ExtraDeviceAuthorizationFields for EntraDeviceFields {}
+
+/// The `claims` member of an OAuth error answer (a claims challenge).
+#[derive(Deserialize)]
+struct ClaimsMember {
+    claims: Option<String>,
+}
 
 /// The endpoints learnt from discovery.
 #[derive(Debug)]
@@ -370,12 +379,54 @@ impl TokenClient {
                 })?;
             return Ok(token(&parsed));
         }
+        // Conditional Access on the downstream API: Entra names the claims the caller's token
+        // needs in a `claims` member beside the OAuth error.
+        if let Some(claims) = serde_json::from_slice::<ClaimsMember>(&body).ok().and_then(|member| member.claims) {
+            return Err(ClientError::ClaimsChallenge { flow: FLOW, claims });
+        }
         match serde_json::from_slice::<StandardErrorResponse<openidconnect::core::CoreErrorResponseType>>(&body) {
             Ok(error) => Err(self.refused(FLOW, &error, Some(assertion.expose_secret()))),
             Err(_) => Err(ClientError::InvalidResponse {
                 url: shown,
                 reason: format!("HTTP {} without an OAuth error", status.as_u16()),
             }),
+        }
+    }
+
+    /// Refresh-token grant: a new access token for `scopes` (any resource the user has consented
+    /// to: Entra's refresh tokens are multi-resource) from a user's refresh token, with the
+    /// rotated refresh token in [`ClientToken::refresh_token`]. A confidential app authenticates
+    /// with its credential; a public client sends none.
+    ///
+    /// ```no_run
+    /// # async fn run(client: aad_auth::client::TokenClient, refresh: aad_auth::secret::RefreshToken)
+    /// # -> Result<(), aad_auth::client::ClientError> {
+    /// let graph = client.refresh_token(&refresh, ["https://graph.microsoft.com/User.Read"]).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ClientError::Refused`] (`invalid_grant` for a refresh token Entra no longer accepts or
+    /// scopes without consent, AADSTS65001; `interaction_required`), [`ClientError::Unreachable`],
+    /// [`ClientError::InvalidResponse`].
+    pub async fn refresh_token<I, S>(&self, refresh_token: &RefreshToken, scopes: I) -> Result<ClientToken, ClientError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        const FLOW: &str = "refresh token";
+        let endpoints = self.endpoints().await?;
+        let client = self.oauth_client(&endpoints.token);
+        let send = TokenSender(&self.inner.http);
+        let refresh = openidconnect::RefreshToken::new(refresh_token.expose_secret().to_owned());
+        let response = client
+            .exchange_refresh_token(&refresh)
+            .add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())))
+            .request_async(&send)
+            .await;
+        match response {
+            Ok(response) => Ok(token(&response)),
+            Err(error) => Err(self.request_error(FLOW, error, Some(refresh_token.expose_secret()))),
         }
     }
 
@@ -479,6 +530,7 @@ fn token(response: &CoreTokenResponse) -> ClientToken {
         expires_in,
         expires_at: expires_in.and_then(|lifetime| SystemTime::now().checked_add(lifetime)),
         scopes: response.scopes().map(|scopes| scopes.iter().map(|s| s.to_string()).collect()).unwrap_or_default(),
+        refresh_token: response.refresh_token().map(|token| RefreshToken::new(token.secret().clone())),
     }
 }
 

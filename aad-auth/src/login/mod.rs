@@ -199,9 +199,14 @@ async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
             }
         },
     };
+    // Incremental consent (a page whose downstream token needs the user's consent): the
+    // scopes go to Entra, which asks the user; only well-formed scope strings are passed on.
+    let Some(extra_scopes) = consent_scopes(query_param(&req, "scope").as_deref()) else {
+        return error_page(&login, StatusCode::BAD_REQUEST, "Sign-in failed", "The requested scopes are not valid.");
+    };
     let redirect_uri = crate::public_origin::redirect_uri(config, &req);
     let claims = challenge.as_ref().map(ClaimsChallenge::claims_json);
-    let authorization = match oidc::authorize(config, &metadata, &redirect_uri, claims) {
+    let authorization = match oidc::authorize(config, &metadata, &redirect_uri, claims, &extra_scopes) {
         Ok(authorization) => authorization,
         Err(reason) => {
             tracing::error!(%reason, "cannot build the authorize request");
@@ -229,6 +234,23 @@ async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .cookie(transaction::cookie(&login.sessions, pending, &config.routes().oauth_base))
         .finish()
+}
+
+/// At most this many scopes are asked for at once, each at most this long.
+const MAX_CONSENT_SCOPES: usize = 10;
+const MAX_SCOPE_LEN: usize = 256;
+
+/// The scopes of a login's `scope` parameter (space-separated): `None` when there are too many,
+/// or one is too long or has a character no scope has (scopes are URIs or names: letters,
+/// digits and `-._~:/`).
+fn consent_scopes(value: Option<&str>) -> Option<Vec<String>> {
+    let Some(value) = value else { return Some(Vec::new()) };
+    let scopes: Vec<String> = value.split_ascii_whitespace().map(str::to_owned).collect();
+    let well_formed = |scope: &String| {
+        scope.len() <= MAX_SCOPE_LEN
+            && scope.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':' | b'/'))
+    };
+    (scopes.len() <= MAX_CONSENT_SCOPES && scopes.iter().all(well_formed)).then_some(scopes)
 }
 
 /// The callback: every check that does not need the identity provider runs before the code is
@@ -350,6 +372,7 @@ async fn callback(req: HttpRequest, session: Session, login: web::Data<Login>) -
         scope: tokens.scope,
         groups,
         session_expires_at: record.expires_at,
+        downstream: Vec::new(),
     };
     if session.insert(USER_KEY, &record).is_err() {
         return with_cookie(HttpResponse::InternalServerError().finish(), pending);

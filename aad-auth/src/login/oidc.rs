@@ -78,12 +78,15 @@ fn scopes(config: &AadAuthConfig) -> Vec<String> {
 }
 
 /// The authorize URL with a fresh state, nonce and PKCE (S256) verifier; `claims` (a step-up's
-/// claims request, built by `step_up` from validated ids) as the `claims` parameter.
+/// claims request, built by `step_up` from validated ids) as the `claims` parameter;
+/// `extra_scopes` (incremental consent, checked by the caller) after the configured scopes, so
+/// that the login's access token stays this API's.
 pub(crate) fn authorize(
     config: &AadAuthConfig,
     metadata: &ProviderMetadata,
     redirect_uri: &str,
     claims: Option<String>,
+    extra_scopes: &[String],
 ) -> Result<Authorization, String> {
     let client = client(config, metadata, redirect_uri)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -91,7 +94,13 @@ pub(crate) fn authorize(
         .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
         .set_pkce_challenge(challenge)
         .add_extra_param("response_mode", "query");
-    for scope in scopes(config) {
+    let mut all = scopes(config);
+    for scope in extra_scopes {
+        if !all.contains(scope) {
+            all.push(scope.clone());
+        }
+    }
+    for scope in all {
         if scope != "openid" {
             request = request.add_scope(Scope::new(scope));
         }

@@ -30,7 +30,7 @@ use actix_web::cookie::{CookieJar, Key, SameSite as CookieSameSite};
 pub(crate) use failure::{StoreUnavailable, watch};
 use serde::{Deserialize, Serialize};
 pub(crate) use store::Store;
-pub(crate) use tokens::{TokenCache, TokenEntry};
+pub(crate) use tokens::{DownstreamToken, TokenCache, TokenEntry};
 
 use crate::clock::SharedClock;
 use crate::config::{AadAuthConfig, SameSite, SessionStoreKind};

@@ -14,6 +14,10 @@ use crate::clock::SharedClock;
 const REDIS_PREFIX: &str = "aad-auth:tokens:";
 /// Memory cache capacity (sessions); the oldest are evicted first.
 const MEMORY_CAPACITY: usize = 100_000;
+/// Memory capacity for other values (downstream tokens of bearer callers and of the app).
+const MEMORY_BLOB_CAPACITY: usize = 10_000;
+/// Downstream tokens kept per session: past this, the one expiring first goes.
+const DOWNSTREAM_PER_SESSION: usize = 16;
 
 /// The tokens of one session.
 #[derive(Clone, Serialize, Deserialize)]
@@ -28,6 +32,39 @@ pub(crate) struct TokenEntry {
     pub(crate) groups: Vec<String>,
     /// End of the session: the entry is dropped then.
     pub(crate) session_expires_at: i64,
+    /// Tokens for other APIs obtained with the refresh token, by their scopes' key.
+    #[serde(default)]
+    pub(crate) downstream: Vec<DownstreamToken>,
+}
+
+/// A token for another API, kept with the session whose refresh token obtained it, so that it
+/// ends with the session (logout, idle timeout, expiry).
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct DownstreamToken {
+    /// The scopes' key (`downstream::scopes_key`).
+    pub(crate) scopes: String,
+    pub(crate) access_token: String,
+    /// Unix seconds.
+    pub(crate) expires_at: i64,
+}
+
+impl TokenEntry {
+    /// The kept token for `scopes`, if it is valid for `margin` more seconds at `now`.
+    pub(crate) fn downstream_token(&self, scopes: &str, now: i64, margin: i64) -> Option<&DownstreamToken> {
+        self.downstream.iter().find(|token| token.scopes == scopes && token.expires_at.saturating_sub(margin) > now)
+    }
+
+    /// Keeps `token`, replacing the one for the same scopes; past the bound the token that
+    /// expires first goes.
+    pub(crate) fn keep_downstream(&mut self, token: DownstreamToken) {
+        self.downstream.retain(|kept| kept.scopes != token.scopes);
+        while self.downstream.len() >= DOWNSTREAM_PER_SESSION {
+            let Some(first) = self.downstream.iter().enumerate().min_by_key(|(_, kept)| kept.expires_at) else { break };
+            let index = first.0;
+            self.downstream.remove(index);
+        }
+        self.downstream.push(token);
+    }
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -46,15 +83,31 @@ pub(crate) struct TokenCache {
     clock: SharedClock,
 }
 
+/// A value of [`TokenCache::put_blob`] and the Unix second it expires at.
+type Blob = (Vec<u8>, i64);
+
 #[derive(Clone)]
 enum Backend {
-    Memory(Arc<quick_cache::sync::Cache<String, Arc<TokenEntry>>>),
-    Redis { pool: deadpool_redis::Pool, key: Arc<LessSafeKey> },
+    Memory {
+        entries: Arc<quick_cache::sync::Cache<String, Arc<TokenEntry>>>,
+        /// Other values, with the Unix second they expire at.
+        blobs: Arc<quick_cache::sync::Cache<String, Arc<Blob>>>,
+    },
+    Redis {
+        pool: deadpool_redis::Pool,
+        key: Arc<LessSafeKey>,
+    },
 }
 
 impl TokenCache {
     pub(crate) fn memory(clock: SharedClock) -> Self {
-        Self { backend: Backend::Memory(Arc::new(quick_cache::sync::Cache::new(MEMORY_CAPACITY))), clock }
+        Self {
+            backend: Backend::Memory {
+                entries: Arc::new(quick_cache::sync::Cache::new(MEMORY_CAPACITY)),
+                blobs: Arc::new(quick_cache::sync::Cache::new(MEMORY_BLOB_CAPACITY)),
+            },
+            clock,
+        }
     }
 
     /// `master` is the session key's bytes; the encryption key is derived from it (HKDF), so the
@@ -81,7 +134,7 @@ impl TokenCache {
     pub(crate) async fn get(&self, sid: &str) -> Option<TokenEntry> {
         let now = self.clock.unix_seconds();
         match &self.backend {
-            Backend::Memory(cache) => {
+            Backend::Memory { entries: cache, .. } => {
                 let entry = cache.get(sid)?;
                 if entry.session_expires_at <= now {
                     cache.remove(sid);
@@ -90,15 +143,8 @@ impl TokenCache {
                 Some((*entry).clone())
             }
             Backend::Redis { pool, key } => {
-                let mut connection =
-                    pool.get().await.map_err(|error| report("token cache unreachable", &error)).ok()?;
-                let sealed: Option<String> = redis::cmd("GET")
-                    .arg(format!("{REDIS_PREFIX}{sid}"))
-                    .query_async(&mut *connection)
-                    .await
-                    .map_err(|error| report("token cache read failed", &error))
-                    .ok()?;
-                let entry: TokenEntry = serde_json::from_slice(&open(key, &sealed?)?).ok()?;
+                let sealed = redis_get(pool, sid).await?;
+                let entry: TokenEntry = serde_json::from_slice(&open(key, &sealed)?).ok()?;
                 (entry.session_expires_at > now).then_some(entry)
             }
         }
@@ -110,32 +156,19 @@ impl TokenCache {
             return;
         }
         match &self.backend {
-            Backend::Memory(cache) => cache.insert(sid.to_owned(), Arc::new(entry)),
+            Backend::Memory { entries, .. } => entries.insert(sid.to_owned(), Arc::new(entry)),
             Backend::Redis { pool, key } => {
                 let Ok(json) = serde_json::to_vec(&entry) else { return };
                 let Some(sealed) = seal(key, &json) else { return };
-                let Ok(mut connection) = pool.get().await.map_err(|error| report("token cache unreachable", &error))
-                else {
-                    return;
-                };
-                let result: Result<(), _> = redis::cmd("SET")
-                    .arg(format!("{REDIS_PREFIX}{sid}"))
-                    .arg(sealed)
-                    .arg("EX")
-                    .arg(ttl)
-                    .query_async(&mut *connection)
-                    .await;
-                if let Err(error) = result {
-                    report("token cache write failed", &error);
-                }
+                redis_set(pool, sid, sealed, ttl).await;
             }
         }
     }
 
     pub(crate) async fn remove(&self, sid: &str) {
         match &self.backend {
-            Backend::Memory(cache) => {
-                cache.remove(sid);
+            Backend::Memory { entries, .. } => {
+                entries.remove(sid);
             }
             Backend::Redis { pool, .. } => match pool.get().await {
                 Ok(mut connection) => {
@@ -150,6 +183,69 @@ impl TokenCache {
                 }
             },
         }
+    }
+}
+
+impl TokenCache {
+    /// A value kept by [`TokenCache::put_blob`] under `key`, until it expires.
+    pub(crate) async fn get_blob(&self, key: &str) -> Option<Vec<u8>> {
+        let now = self.clock.unix_seconds();
+        match &self.backend {
+            Backend::Memory { blobs, .. } => {
+                let blob = blobs.get(key)?;
+                if blob.1 <= now {
+                    blobs.remove(key);
+                    return None;
+                }
+                Some(blob.0.clone())
+            }
+            Backend::Redis { pool, key: sealing } => open(sealing, &redis_get(pool, key).await?),
+        }
+    }
+
+    /// Keeps `value` under `key` until `expires_at` (Unix seconds): in memory, or sealed
+    /// (AES-256-GCM) in Redis. A value that cannot be kept is only logged: the caller got its
+    /// token anyway.
+    pub(crate) async fn put_blob(&self, key: &str, value: Vec<u8>, expires_at: i64) {
+        let ttl = expires_at.saturating_sub(self.clock.unix_seconds());
+        if ttl <= 0 {
+            return;
+        }
+        match &self.backend {
+            Backend::Memory { blobs, .. } => blobs.insert(key.to_owned(), Arc::new((value, expires_at))),
+            Backend::Redis { pool, key: sealing } => {
+                let Some(sealed) = seal(sealing, &value) else { return };
+                redis_set(pool, key, sealed, ttl).await;
+            }
+        }
+    }
+}
+
+/// The sealed value under `key` (after the prefix); `None` when absent or Redis is away (logged).
+async fn redis_get(pool: &deadpool_redis::Pool, key: &str) -> Option<String> {
+    let mut connection = pool.get().await.map_err(|error| report("token cache unreachable", &error)).ok()?;
+    redis::cmd("GET")
+        .arg(format!("{REDIS_PREFIX}{key}"))
+        .query_async::<Option<String>>(&mut *connection)
+        .await
+        .map_err(|error| report("token cache read failed", &error))
+        .ok()?
+}
+
+/// Stores `sealed` under `key` (after the prefix) for `ttl` seconds; a failure is logged.
+async fn redis_set(pool: &deadpool_redis::Pool, key: &str, sealed: String, ttl: i64) {
+    let Ok(mut connection) = pool.get().await.map_err(|error| report("token cache unreachable", &error)) else {
+        return;
+    };
+    let result: Result<(), _> = redis::cmd("SET")
+        .arg(format!("{REDIS_PREFIX}{key}"))
+        .arg(sealed)
+        .arg("EX")
+        .arg(ttl)
+        .query_async(&mut *connection)
+        .await;
+    if let Err(error) = result {
+        report("token cache write failed", &error);
     }
 }
 
