@@ -21,6 +21,11 @@
 //!   login again asking Entra for it, an API caller gets 401 with the claims challenge
 //!   (`examples/device_code_client` answers it). The local tenant grants it at once; in Entra a
 //!   Conditional Access policy on `c1` decides (MFA, say)
+//! * `/me/graph` (a page) and `/api/me/graph` (bearer tokens; JSON): the caller's Microsoft Graph
+//!   profile (`displayName`, `userPrincipalName`), fetched with a Graph token from
+//!   [`aad_auth::DownstreamTokens`]: for the browser session from its refresh token (the first
+//!   visit goes through the login to consent to `User.Read`: incremental consent), for a bearer
+//!   caller by on-behalf-of. With the local tenant, its own Graph answers
 //! * `/.well-known/oauth-protected-resource`: the protected-resource metadata (RFC 9728)
 //! * `/docs` (Swagger UI with PKCE sign-in), `/redoc`, `/openapi.json`; `/login`, `/me`, `/logout`
 //!
@@ -33,8 +38,12 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+#[path = "client_support/mod.rs"]
+mod client_support;
+
+use aad_auth::client::ClientConfig;
 use aad_auth::testing::{Tenant, TenantBuilder};
-use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, api_auth_required, auth_required};
+use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, DownstreamTokens, api_auth_required, auth_required};
 use actix_web::{App, HttpResponse, HttpServer, Responder, get, post, web};
 use minijinja::HtmlEscape;
 use serde::{Deserialize, Serialize};
@@ -45,7 +54,7 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "aad-auth demo", description = "The endpoints of `cargo run --example basic`."),
-    paths(hello, add_note, list_notes, test_auth_decorator, admin, team, api_sensitive)
+    paths(hello, add_note, list_notes, test_auth_decorator, admin, team, api_sensitive, api_graph_profile)
 )]
 struct ApiDoc;
 
@@ -53,7 +62,7 @@ fn page(title: &str, body: &str) -> HttpResponse {
     HttpResponse::Ok().content_type("text/html; charset=utf-8").body(format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><link rel=\"icon\" href=\"data:,\"><title>{title}</title></head>\
          <body><h1>{title}</h1>{body}<p><a href=\"/docs/\">API docs</a> · <a href=\"/me\">Me</a> · \
-         <a href=\"/test\">Protected page</a> · <a href=\"/logout\">Sign out</a></p></body></html>"
+         <a href=\"/test\">Protected page</a> · <a href=\"/me/graph\">Graph profile</a> · <a href=\"/logout\">Sign out</a></p></body></html>"
     ))
 }
 
@@ -229,6 +238,82 @@ async fn api_sensitive(auth_state: AuthenticationState) -> impl Responder {
     }))
 }
 
+/// Microsoft Graph's `/v1.0/me`, called with the caller's delegated token for `User.Read`.
+struct Graph {
+    http: reqwest::Client,
+    /// `{graph}/v1.0/me`.
+    me: url::Url,
+    /// `{graph}/User.Read`: Graph named by its origin, as for a national cloud.
+    scope: String,
+}
+
+/// The part of Graph's user the demo shows.
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Profile {
+    display_name: Option<String>,
+    user_principal_name: Option<String>,
+}
+
+impl Graph {
+    fn new(config: &AadAuthConfig) -> Result<Self, Box<dyn std::error::Error>> {
+        let origin = config
+            .graph_url()
+            .map_or_else(|| "https://graph.microsoft.com".to_owned(), |url| url.origin().ascii_serialization());
+        let http = client_support::api_http(&ClientConfig::from(config)).map_err(|failure| failure.to_string())?;
+        Ok(Self { http, me: url::Url::parse(&format!("{origin}/v1.0/me"))?, scope: format!("{origin}/User.Read") })
+    }
+
+    /// The caller's profile: a token from `tokens` (which answers consent and sign-in needs
+    /// itself), then Graph. Graph's own refusals are a 502 here.
+    async fn profile(&self, tokens: &DownstreamTokens) -> actix_web::Result<Profile> {
+        let token = tokens.for_user([self.scope.as_str()]).await?;
+        let answer = self
+            .http
+            .get(self.me.clone())
+            .bearer_auth(token.expose_secret())
+            .send()
+            .await
+            .map_err(|_| actix_web::error::ErrorBadGateway("Microsoft Graph cannot be reached"))?;
+        if !answer.status().is_success() {
+            tracing::warn!(status = answer.status().as_u16(), "Microsoft Graph refused /v1.0/me");
+            return Err(actix_web::error::ErrorBadGateway("Microsoft Graph refused the request"));
+        }
+        answer.json().await.map_err(|_| actix_web::error::ErrorBadGateway("Microsoft Graph answered nonsense"))
+    }
+}
+
+/// The signed-in user's Graph profile, as a page. The first visit of a session goes through the
+/// login, which asks the user to consent to `User.Read`, and comes back here.
+#[get("/me/graph")]
+#[auth_required]
+async fn graph_profile_page(tokens: DownstreamTokens, graph: web::Data<Graph>) -> actix_web::Result<HttpResponse> {
+    let profile = graph.profile(&tokens).await?;
+    let shown = |value: &Option<String>| HtmlEscape(value.as_deref().unwrap_or("")).to_string();
+    Ok(page(
+        "Your Microsoft Graph profile",
+        &format!(
+            "<p id=\"displayName\">{}</p><p id=\"userPrincipalName\">{}</p>",
+            shown(&profile.display_name),
+            shown(&profile.user_principal_name)
+        ),
+    ))
+}
+
+/// The caller's Graph profile, by on-behalf-of with the caller's token. Without consent to
+/// Graph's `User.Read`: 401 `consent_required` naming the scope.
+#[utoipa::path(responses(
+    (status = 200, description = "The caller's Microsoft Graph profile", body = Object,
+     example = json!({"displayName": "Alice Example", "userPrincipalName": "alice@contoso.example"})),
+    (status = 401, description = "No token, or consent to Graph's User.Read is needed (consent_required)"),
+    (status = 502, description = "Microsoft Graph refused or could not be reached")
+))]
+#[get("/api/me/graph")]
+#[api_auth_required]
+async fn api_graph_profile(tokens: DownstreamTokens, graph: web::Data<Graph>) -> actix_web::Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(graph.profile(&tokens).await?))
+}
+
 /// The configuration: from the environment, or, without `AAD_CLIENT_ID`, from a local tenant
 /// started here (kept alive by the returned handle).
 async fn configuration() -> Result<(AadAuthConfig, Option<Tenant>), Box<dyn std::error::Error>> {
@@ -283,12 +368,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (config, tenant) = configuration().await?;
     let auth = AadAuth::builder(config).openapi(ApiDoc::openapi()).build()?;
     let notes = web::Data::new(Notes::default());
+    let graph = web::Data::new(Graph::new(auth.config())?);
     let server = HttpServer::new({
         let auth = auth.clone();
         move || {
             App::new()
                 .configure(auth.configure())
                 .app_data(notes.clone())
+                .app_data(graph.clone())
                 .service(home)
                 .service(hello)
                 .service(add_note)
@@ -299,6 +386,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 .service(team)
                 .service(sensitive)
                 .service(api_sensitive)
+                .service(graph_profile_page)
+                .service(api_graph_profile)
         }
     })
     .bind((host.as_str(), port))?;

@@ -223,6 +223,13 @@ fn failure(error: &ClientError, for_user: bool) -> Failure {
             tracing::warn!(%error, "no downstream token: the identity provider is unavailable");
             Failure::Unavailable
         }
+        // Entra's own outages and throttling come as OAuth errors.
+        ClientError::Refused { error: code, .. }
+            if matches!(code.as_str(), "temporarily_unavailable" | "server_error") =>
+        {
+            tracing::warn!(%error, "no downstream token: the identity provider is unavailable");
+            Failure::Unavailable
+        }
         error => {
             tracing::error!(%error, hint = error.hint().unwrap_or(""), "no downstream token: the app's request was refused");
             Failure::Refused

@@ -4,6 +4,7 @@
 
 mod ambient;
 mod csrf;
+mod downstream;
 mod guard_first;
 mod login;
 mod login_tokens;

@@ -1,0 +1,246 @@
+//! Tokens for other APIs from a handler (`DownstreamTokens`), against the local tenant: on
+//! behalf of a bearer caller, from a browser session's refresh token, and for the app itself;
+//! kept until shortly before expiry, one call to the tenant however many requests ask at once,
+//! never shared between users or sessions, gone with the session, sealed in Redis.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use aad_auth::testing::{Endpoint, Fault, Tenant};
+use aad_auth::{AadAuth, DownstreamTokens, Policy, RequireAuth};
+use aad_auth_tests::redis_server::RedisServer;
+use aad_auth_tests::site::{Browser, Site, login_config};
+use aad_auth_tests::{segments, unb64};
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Value, json};
+
+/// The scope every route asks for: the API's own `.default` (the local tenant's one
+/// confidential app is both this API and the downstream one).
+fn scope_of(client_id: &str) -> String {
+    format!("{client_id}/.default")
+}
+
+fn scope(req: &HttpRequest) -> String {
+    scope_of(req.app_data::<AadAuth>().unwrap().config().client_id())
+}
+
+/// What the handler got: the token's audience, user, scopes and roles, and a digest-free
+/// marker of the token itself (its signature), to tell one token from another.
+fn describe(token: &str) -> Value {
+    let (_, payload, signature) = segments(token);
+    let claims: Value = serde_json::from_slice(&unb64(&payload)).unwrap();
+    json!({
+        "aud": claims["aud"], "oid": claims["oid"], "scp": claims["scp"], "roles": claims["roles"],
+        "idtyp": claims["idtyp"],
+        "signature": signature,
+    })
+}
+
+async fn for_user(req: HttpRequest, tokens: DownstreamTokens) -> actix_web::Result<HttpResponse> {
+    let token = tokens.for_user([scope(&req)]).await?;
+    Ok(HttpResponse::Ok().json(describe(token.expose_secret())))
+}
+
+async fn for_app(req: HttpRequest, tokens: DownstreamTokens) -> actix_web::Result<HttpResponse> {
+    let token = tokens.for_app(&scope(&req)).await?;
+    Ok(HttpResponse::Ok().json(describe(token.expose_secret())))
+}
+
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::scope("/api/obo").wrap(RequireAuth::new(Policy::api())).route("", web::get().to(for_user)))
+        .service(
+            web::scope("/api/user")
+                .wrap(RequireAuth::new(Policy::api().allow_session()))
+                .route("", web::get().to(for_user)),
+        )
+        .service(web::scope("/page").wrap(RequireAuth::new(Policy::page())).route("", web::get().to(for_user)))
+        .service(web::scope("/api/app").wrap(RequireAuth::new(Policy::api())).route("", web::get().to(for_app)));
+}
+
+async fn tenant() -> Tenant {
+    Tenant::builder().dev_defaults().auto_user("first").start().await
+}
+
+async fn site(
+    tenant: &Tenant,
+    adjust: impl FnOnce(aad_auth::config::AadAuthConfigBuilder) -> aad_auth::config::AadAuthConfigBuilder,
+) -> Site {
+    let config = adjust(login_config(tenant.api_config())).build().unwrap();
+    Site::start_with(config, None, routes).await
+}
+
+async fn get(site: &Site, path: &str, token: &str) -> (u16, Value) {
+    let reply = reqwest::Client::new().get(site.url(path)).bearer_auth(token).send().await.unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.json().await.unwrap_or(Value::Null))
+}
+
+#[actix_web::test]
+async fn on_behalf_of_a_bearer_caller_is_kept_shared_by_concurrent_requests_and_per_caller() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let alice = tenant.token().for_user(&tenant.users()[0]).sign();
+    let bob_oid = tenant.users()[1].oid.clone();
+    let bob = tenant.token().for_user(&tenant.users()[1]).sign();
+
+    // Eight requests at once with Alice's token: one exchange.
+    tenant.reset_counters();
+    let replies = futures_util::future::join_all((0..8).map(|_| get(&site, "/api/obo", &alice))).await;
+    assert_eq!(tenant.requests(Endpoint::Token), 1, "concurrent requests share one on-behalf-of call");
+    for (status, body) in &replies {
+        assert_eq!(*status, 200, "{body}");
+        assert_eq!(body, &replies[0].1, "every request got the same token");
+    }
+    let alices = &replies[0].1;
+    assert_eq!(alices["oid"], json!(tenant.users()[0].oid), "a token for Alice: {alices}");
+    assert_eq!(alices["aud"], json!(tenant.api_app().client_id));
+
+    // Again: from the cache, no request to the tenant.
+    let (status, again) = get(&site, "/api/obo", &alice).await;
+    assert_eq!((status, &again), (200, alices));
+    assert_eq!(tenant.requests(Endpoint::Token), 1, "the second call is answered from the cache");
+
+    // Bob gets his own token, never Alice's.
+    let (status, bobs) = get(&site, "/api/obo", &bob).await;
+    assert_eq!(status, 200, "{bobs}");
+    assert_eq!(bobs["oid"], json!(bob_oid));
+    assert_ne!(bobs["signature"], alices["signature"]);
+    assert_eq!(tenant.requests(Endpoint::Token), 2);
+}
+
+#[actix_web::test]
+async fn the_apps_own_token_is_kept_and_app_only() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let caller = tenant.token().member().sign();
+    tenant.reset_counters();
+    let (status, first) = get(&site, "/api/app", &caller).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!((&first["idtyp"], &first["scp"]), (&json!("app"), &Value::Null), "app-only: {first}");
+    assert!(first["roles"].is_array(), "{first}");
+    let (_, second) = get(&site, "/api/app", &caller).await;
+    assert_eq!(first, second);
+    assert_eq!(tenant.requests(Endpoint::Token), 1, "kept: one client-credentials call");
+}
+
+#[actix_web::test]
+async fn the_tenant_down_is_503_with_retry_after_and_nothing_is_kept() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let caller = tenant.token().member().sign();
+    tenant.set_fault(Endpoint::Token, Fault::Status(503));
+    let reply = reqwest::Client::new().get(site.url("/api/obo")).bearer_auth(&caller).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 503);
+    assert!(reply.headers().get("retry-after").is_some());
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["error"], "temporarily_unavailable");
+    tenant.clear_fault(Endpoint::Token);
+    let (status, body) = get(&site, "/api/obo", &caller).await;
+    assert_eq!(status, 200, "recovers at once: the failure was not kept ({body})");
+}
+
+#[actix_web::test]
+async fn a_session_uses_its_refresh_token_keeps_the_result_and_loses_it_at_logout() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert!(hops.last().is_some_and(|hop| hop.status == 200 || hop.status == 404), "{hops:#?}");
+
+    tenant.reset_counters();
+    let first = browser.send(browser.client.get(site.url("/api/user")).header("accept", "application/json")).await;
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(first.json()["oid"], json!(tenant.users()[0].oid));
+    assert_eq!(tenant.requests(Endpoint::Token), 1, "one refresh-token grant");
+    let page = browser.get(&site.url("/page")).await;
+    assert_eq!(page.status, 200, "{page:?}");
+    assert_eq!(page.json(), first.json(), "kept with the session");
+    assert_eq!(tenant.requests(Endpoint::Token), 1);
+
+    // Another browser (another session of the same user) gets its own.
+    let other = Browser::new();
+    other.follow(&site.url("/oauth/aad/login"), 6).await;
+    tenant.reset_counters();
+    let theirs = other.send(other.client.get(site.url("/api/user")).header("accept", "application/json")).await;
+    assert_eq!(theirs.status, 200);
+    assert_eq!(tenant.requests(Endpoint::Token), 1, "not shared between sessions");
+
+    // Logout ends the session and its tokens: signed in again, the token is asked for anew.
+    let logout = browser.post(&site.url("/logout")).await;
+    assert!(logout.status == 303 || logout.status == 302, "{logout:?}");
+    browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    tenant.reset_counters();
+    let after = browser.send(browser.client.get(site.url("/api/user")).header("accept", "application/json")).await;
+    assert_eq!(after.status, 200);
+    assert_eq!(tenant.requests(Endpoint::Token), 1, "nothing of the old session was reused");
+}
+
+#[actix_web::test]
+async fn a_session_without_a_usable_refresh_token_is_sent_through_the_login_on_a_page_and_401_on_an_api() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let browser = Browser::new();
+    browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    // The tenant refuses the refresh token from now on (as Entra does for a revoked one).
+    tenant.set_fault(Endpoint::Token, Fault::Status(400));
+
+    let page = browser.get(&site.url("/page")).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let location = page.location().unwrap();
+    let scope = scope_of(&tenant.api_app().client_id);
+    let encoded: String = url::form_urlencoded::byte_serialize(scope.as_bytes()).collect();
+    assert!(location.starts_with("/oauth/aad/login?redirect=%2Fpage&scope="), "{location}");
+    assert!(location.ends_with(&format!("&scope={encoded}")), "{location}");
+
+    let api = browser.send(browser.client.get(site.url("/api/user")).header("accept", "application/json")).await;
+    assert_eq!(api.status, 401, "{api:?}");
+    assert_eq!(api.json()["error"], "consent_required");
+    let challenge = api.header("www-authenticate").unwrap();
+    assert!(challenge.contains("error=\"consent_required\""), "{challenge}");
+    assert!(challenge.contains(&format!("scope=\"{scope}\"")), "{challenge}");
+
+    // The login asks Entra for the scopes and comes back to the page.
+    tenant.clear_fault(Endpoint::Token);
+    let hops = browser.follow(&site.url(&location), 8).await;
+    let authorize = hops.iter().find(|hop| hop.url.contains("/oauth2/v2.0/authorize")).expect("through Entra");
+    assert!(authorize.url.contains(&encoded), "{}", authorize.url);
+    let last = hops.last().unwrap();
+    assert_eq!(last.status, 200, "{hops:#?}");
+    assert!(last.url.ends_with("/page"), "back on the page: {}", last.url);
+}
+
+#[actix_web::test]
+async fn the_login_refuses_malformed_consent_scopes() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let browser = Browser::new();
+    for scope in ["a%22b", "x%3Cscript%3E", &"s+".repeat(11)] {
+        let page = browser.get(&site.url(&format!("/oauth/aad/login?scope={scope}"))).await;
+        assert_eq!(page.status, 400, "{scope}: {page:?}");
+    }
+}
+
+#[actix_web::test]
+async fn in_redis_a_kept_downstream_token_is_sealed() {
+    let redis = RedisServer::start();
+    let tenant = tenant().await;
+    let url = redis.url();
+    let site = site(&tenant, |c| {
+        let mut session = aad_auth::config::SessionConfig::default();
+        session.https_only = false;
+        session.store = aad_auth::config::SessionStoreKind::Redis(url::Url::parse(&url).unwrap());
+        c.session(session)
+    })
+    .await;
+    let caller = tenant.token().member().sign();
+    let reply = reqwest::Client::new().get(site.url("/api/obo")).bearer_auth(&caller).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 200);
+    let signature = reply.json::<Value>().await.unwrap()["signature"].as_str().unwrap().to_owned();
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg("aad-auth:tokens:downstream:*").query_async(&mut connection).await.unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    let raw: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut connection).await.unwrap();
+    assert!(!raw.contains(&signature) && !raw.contains("eyJ"), "the stored value holds no token");
+    assert!(!keys[0].contains(&caller[..20]), "the key does not hold the incoming token");
+}
