@@ -7,8 +7,10 @@
 //! downstream call fails it answers 502 with `{"error", "message"}` (the message names the
 //! setting or URL, never a secret or a token). It listens on `HOST`:`PORT` (default
 //! 127.0.0.1:8001; `PORT=0` picks a free port) and prints `listening on http://ADDRESS` on
-//! stdout when ready. Bearer-only, so no session secret is needed. Tokens are not cached here:
-//! a real service would keep each downstream token until it expires (per caller and scope).
+//! stdout when ready. Bearer-only, so no session secret is needed. The exchange is
+//! [`aad_auth::DownstreamTokens::for_user`]: the downstream token is kept per caller's token and
+//! scope until shortly before it expires, and concurrent requests share one exchange; a caller
+//! the downstream API needs consent or a stronger sign-in for gets the 401 that says so.
 //!
 //! One-shot mode, for scripts and CI: with `OBO_INCOMING_TOKEN` set (a user's access token for
 //! this API) it does a single exchange and the downstream calls, prints the answers and exits: 0
@@ -43,16 +45,14 @@ use std::process::ExitCode;
 
 use aad_auth::client::{ClientConfig, TokenClient};
 use aad_auth::secret::AccessToken;
-use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, api_auth_required};
-use actix_web::http::header;
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, get, web};
+use aad_auth::{AadAuth, AadAuthConfig, AuthenticationState, DownstreamTokens, api_auth_required};
+use actix_web::{App, HttpResponse, HttpServer, get, web};
 use client_support::{Failure, api_base_url, api_http, api_paths, api_scope, api_url, call_api};
 use serde_json::{Value, json};
 use url::Url;
 
-/// What `/call-downstream` needs: the token client of this API, and where the downstream API is.
+/// What `/call-downstream` needs: where the downstream API is, and which scope to ask for.
 struct Downstream {
-    client: TokenClient,
     http: reqwest::Client,
     base: Url,
     scope: String,
@@ -60,21 +60,20 @@ struct Downstream {
 }
 
 impl Downstream {
-    fn from_env(config: ClientConfig) -> Result<Self, Failure> {
+    fn from_env(config: &ClientConfig) -> Result<Self, Failure> {
         let base = api_base_url()?;
         let scope = api_scope("api://<downstream api client id>/.default")?;
         let paths = api_paths("/hello")?;
-        let http = api_http(&config)?;
-        Ok(Self { client: TokenClient::new(config)?, http, base, scope, paths })
+        let http = api_http(config)?;
+        Ok(Self { http, base, scope, paths })
     }
 
-    /// The exchange, then every downstream call: `[{path, status, body}]`.
-    async fn call(&self, incoming: &AccessToken) -> Result<Vec<Value>, Failure> {
-        let token = self.client.on_behalf_of(incoming, [self.scope.as_str()]).await?;
+    /// Every downstream call with `token`: `[{path, status, body}]`.
+    async fn call(&self, token: &AccessToken) -> Result<Vec<Value>, Failure> {
         let mut answers = Vec::new();
         for path in &self.paths {
             let url = api_url(&self.base, path)?;
-            let answer = call_api(&self.http, &url, &token.access_token).await?;
+            let answer = call_api(&self.http, &url, token).await?;
             let body = serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body));
             answers.push(json!({ "path": path, "status": answer.status, "body": body }));
         }
@@ -82,38 +81,32 @@ impl Downstream {
     }
 }
 
-/// The caller's bearer token (the guard has already validated it).
-fn bearer(request: &HttpRequest) -> Option<AccessToken> {
-    let value = request.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| AccessToken::new(token.trim()))
-}
-
-/// Calls the downstream API as the caller.
+/// Calls the downstream API as the caller: the token from [`DownstreamTokens`] (on-behalf-of,
+/// kept), then the calls.
 #[get("/call-downstream")]
 #[api_auth_required]
 async fn call_downstream(
-    request: HttpRequest,
     auth_state: AuthenticationState,
+    tokens: DownstreamTokens,
     downstream: web::Data<Downstream>,
-) -> HttpResponse {
+) -> actix_web::Result<HttpResponse> {
     let caller = auth_state.user().map(|user| user.display_name().to_owned());
-    let Some(incoming) = bearer(&request) else {
-        return HttpResponse::BadRequest().json(json!({ "error": "no_bearer", "message": "a bearer token is needed" }));
-    };
-    match downstream.call(&incoming).await {
+    let token = tokens.for_user([downstream.scope.as_str()]).await?;
+    Ok(match downstream.call(&token).await {
         Ok(answers) => HttpResponse::Ok().json(json!({ "caller": caller, "downstream": answers })),
         Err(failure) => {
             tracing::warn!(%failure, "downstream call failed");
             HttpResponse::BadGateway().json(json!({ "error": "downstream_failed", "message": failure.to_string() }))
         }
-    }
+    })
 }
 
 /// One exchange and the downstream calls, for `OBO_INCOMING_TOKEN`.
 async fn once(incoming: AccessToken) -> Result<(), Failure> {
-    let downstream = Downstream::from_env(ClientConfig::from_env()?)?;
-    let answers = downstream.call(&incoming).await?;
+    let config = ClientConfig::from_env()?;
+    let downstream = Downstream::from_env(&config)?;
+    let token = TokenClient::new(config)?.on_behalf_of(&incoming, [downstream.scope.as_str()]).await?;
+    let answers = downstream.call(&token.access_token).await?;
     for answer in answers {
         println!("GET {} -> HTTP {}", answer["path"].as_str().unwrap_or_default(), answer["status"]);
         println!("{}", answer["body"]);
@@ -123,7 +116,7 @@ async fn once(incoming: AccessToken) -> Result<(), Failure> {
 
 async fn serve() -> Result<(), Failure> {
     let config = AadAuthConfig::from_env()?;
-    let downstream = web::Data::new(Downstream::from_env(ClientConfig::from(&config))?);
+    let downstream = web::Data::new(Downstream::from_env(&ClientConfig::from(&config))?);
     let auth = AadAuth::bearer_only(config).map_err(|e| Failure::Config(format!("configuration: {e}")))?;
     let host = std::env::var("HOST").ok().filter(|h| !h.trim().is_empty()).unwrap_or_else(|| "127.0.0.1".into());
     let port: u16 = match std::env::var("PORT") {
