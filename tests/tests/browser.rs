@@ -11,6 +11,9 @@
 //!   while the same note from the demo's own page is added.
 //! * `swagger-pkce.mjs`: Swagger UI's Authorize with PKCE against the tenant (an
 //!   auto-approving user), then "Try it out" on `/hello`: 200 `{"hello":"world"}`.
+//! * `incremental-consent.mjs`: `/me/graph` signs in, then goes through the login again asking
+//!   the tenant for Graph's `User.Read` (the user has not consented yet), and shows the user's
+//!   Graph profile; a reload is answered from the kept token.
 //!
 //! `./scripts/install-test-deps.sh` installs Chromium and playwright-core; without them these
 //! tests fail and say so.
@@ -124,4 +127,14 @@ fn swagger_authorizes_with_pkce_and_calls_hello() {
     let result = scenario("swagger-pkce.mjs", &base_url, &demo, &[]);
     assert_eq!(result["status"], 200, "{result}");
     assert_eq!(result["body"], serde_json::json!({ "hello": "world" }), "{result}");
+}
+
+#[test]
+fn a_page_that_needs_a_graph_token_goes_through_consent_and_shows_the_profile() {
+    let (demo, base_url) = start_demo(None, &[]);
+    let result = scenario("incremental-consent.mjs", &base_url, &demo, &[]);
+    assert_eq!(result["display_name"], "Alice Example", "{result}");
+    let scopes = result["authorize_scopes"].as_array().expect("the authorize requests' scopes");
+    assert_eq!(scopes.len(), 2, "one login, one consent: {result}");
+    assert!(scopes[1].as_str().is_some_and(|scope| scope.contains("User.Read")), "{result}");
 }
