@@ -60,6 +60,10 @@ pub(crate) struct ScopeRequest {
     /// The `scp` of a delegated token (resource scopes without their prefix; for
     /// `{resource}/.default`, every scope the resource exposes).
     pub(crate) scp: Vec<String>,
+    /// `{resource}/.default` was asked for.
+    pub(crate) default: bool,
+    /// Only OpenID scopes were asked for (Entra then issues a Graph token).
+    pub(crate) oidc_only: bool,
 }
 
 impl ScopeRequest {
@@ -175,6 +179,7 @@ pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAut
             "The scope .default cannot be combined with other scopes of the same resource.".into(),
         ));
     }
+    let oidc_only = resource.is_none();
     let resource = match resource {
         Some((resource, _)) => resource,
         // OpenID scopes only: Entra issues a Graph token.
@@ -194,7 +199,7 @@ pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAut
             Resource::Graph => vec!["User.Read".into()],
         };
     }
-    Ok(ScopeRequest { requested, resource, scp })
+    Ok(ScopeRequest { requested, resource, scp, default, oidc_only })
 }
 
 #[cfg(test)]
