@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(scp("User.Read"), Err(65_001));
 
         let error = consent_required(&api);
-        assert_eq!((error.error, error.suberror), ("invalid_grant", Some("consent_required")));
+        assert_eq!((error.error, error.suberror()), ("invalid_grant", Some("consent_required")));
         assert!(error.description.starts_with(&format!(
             "The user or administrator has not consented to use the application with ID '{}' named 'Dev API'.",
             api.client_id

@@ -31,6 +31,13 @@ pub(crate) struct OAuthError {
     pub(crate) error: &'static str,
     pub(crate) code: u32,
     pub(crate) description: String,
+    /// What a few errors add (boxed: errors travel in `Result`s and most have none).
+    pub(crate) extras: Option<Box<ErrorExtras>>,
+}
+
+/// The members some Entra errors add.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ErrorExtras {
     /// Entra's `suberror` (`consent_required`), which MSAL reads to tell the user what to do.
     pub(crate) suberror: Option<&'static str>,
     /// A claims challenge (`claims`, a JSON text) the client sends back on an interactive
@@ -41,7 +48,7 @@ pub(crate) struct OAuthError {
 impl OAuthError {
     /// An HTTP 400 error.
     pub(crate) fn bad_request(error: &'static str, code: u32, description: String) -> Self {
-        Self { status: 400, error, code, description, suberror: None, claims: None }
+        Self { status: 400, error, code, description, extras: None }
     }
 
     /// An HTTP 400 `invalid_grant`.
@@ -56,14 +63,7 @@ impl OAuthError {
 
     /// An HTTP 401 `invalid_client`.
     pub(crate) fn invalid_client(code: u32, description: impl Into<String>) -> Self {
-        Self {
-            status: 401,
-            error: "invalid_client",
-            code,
-            description: description.into(),
-            suberror: None,
-            claims: None,
-        }
+        Self { status: 401, error: "invalid_client", code, description: description.into(), extras: None }
     }
 
     /// A missing required parameter.
@@ -73,24 +73,30 @@ impl OAuthError {
 
     /// Adds Entra's `suberror`.
     pub(crate) fn with_suberror(mut self, suberror: &'static str) -> Self {
-        self.suberror = Some(suberror);
+        self.extras.get_or_insert_default().suberror = Some(suberror);
         self
     }
 
     /// Adds a claims challenge (`claims`).
     pub(crate) fn with_claims(mut self, claims: String) -> Self {
-        self.claims = Some(claims);
+        self.extras.get_or_insert_default().claims = Some(claims);
         self
+    }
+
+    /// Entra's `suberror`, when there is one.
+    #[cfg(test)]
+    pub(crate) fn suberror(&self) -> Option<&'static str> {
+        self.extras.as_ref().and_then(|extras| extras.suberror)
     }
 
     /// The JSON reply.
     pub(crate) fn response(&self) -> HttpResponse {
         let mut body = entra_body(self.error, self.code, &self.description);
-        if let Some(object) = body.as_object_mut() {
-            if let Some(suberror) = self.suberror {
+        if let (Some(object), Some(extras)) = (body.as_object_mut(), &self.extras) {
+            if let Some(suberror) = extras.suberror {
                 object.insert("suberror".into(), json!(suberror));
             }
-            if let Some(claims) = &self.claims {
+            if let Some(claims) = &extras.claims {
                 object.insert("claims".into(), json!(claims));
             }
         }
