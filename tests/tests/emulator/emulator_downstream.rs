@@ -10,7 +10,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::emulator_flows::{
-    REDIRECT, assert_entra_error, authorize_redirect, authorize_url, code_for, http, payload, post_token, query,
+    REDIRECT, assert_entra_error, authorize_redirect, authorize_url, code_for, http, payload, poll, post_token, query,
+    start_device_flow,
 };
 
 /// The claims challenge for the authentication context `c1`, as Entra sends it.
@@ -399,4 +400,43 @@ async fn conditional_access_challenges_on_behalf_of_and_refresh_without_the_cont
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = refresh(&http, &tenant, &refresh_token_of(&body), &scope, &[]).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn the_account_picker_and_the_device_page_record_consent() {
+    let tenant = Tenant::start().await;
+    let http = http();
+    let api = tenant.api_app();
+    let bob = tenant.users()[1].clone();
+    // The picker: the chosen user consents to the Graph scopes of the request.
+    let pairs = [
+        ("client_id", api.client_id.as_str()),
+        ("response_type", "code"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid https://graph.microsoft.com/User.Read"),
+        ("prompt", "consent"),
+    ];
+    let page = http.get(authorize_url(&tenant, &pairs)).send().await.expect("picker");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(tenant.consented_scopes(&bob, &api.client_id).is_empty(), "showing the picker consents to nothing");
+    let mut form = pairs.to_vec();
+    form.extend([("emulator_user", bob.oid.as_str()), ("emulator_action", "signin")]);
+    let response =
+        http.post(format!("{}/oauth2/v2.0/authorize", tenant.authority())).form(&form).send().await.expect("pick bob");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    assert_eq!(tenant.consented_scopes(&bob, &api.client_id), vec!["User.Read".to_owned()]);
+    assert!(tenant.consented_scopes(&tenant.users()[0], &api.client_id).is_empty());
+
+    // The device page: approving is signing in with the device code's scopes.
+    let public = tenant.public_app();
+    let device = start_device_flow(&http, &tenant, "User.Read Mail.Read offline_access").await;
+    let user_code = device["user_code"].as_str().expect("user_code");
+    let approve = [("user_code", user_code), ("emulator_user", bob.oid.as_str()), ("emulator_action", "signin")];
+    let response =
+        http.post(format!("{}/device", tenant.authority_host())).form(&approve).send().await.expect("approve");
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, _, body) = poll(&http, &tenant, device["device_code"].as_str().expect("device_code")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(payload(body["access_token"].as_str().expect("token"))["scp"], "User.Read Mail.Read");
+    assert_eq!(tenant.consented_scopes(&bob, &public.client_id), vec!["User.Read".to_owned(), "Mail.Read".to_owned()]);
 }

@@ -501,7 +501,7 @@ async fn client_credentials_issue_app_only_tokens() {
     assert_entra_error(status, &body, StatusCode::BAD_REQUEST, "invalid_resource");
 }
 
-async fn start_device_flow(http: &reqwest::Client, tenant: &Tenant, scope: &str) -> Value {
+pub(crate) async fn start_device_flow(http: &reqwest::Client, tenant: &Tenant, scope: &str) -> Value {
     let public = tenant.public_app();
     let response = http
         .post(format!("{}/oauth2/v2.0/devicecode", tenant.authority()))
@@ -513,7 +513,11 @@ async fn start_device_flow(http: &reqwest::Client, tenant: &Tenant, scope: &str)
     response.json().await.expect("devicecode JSON")
 }
 
-async fn poll(http: &reqwest::Client, tenant: &Tenant, device_code: &str) -> (StatusCode, Option<String>, Value) {
+pub(crate) async fn poll(
+    http: &reqwest::Client,
+    tenant: &Tenant,
+    device_code: &str,
+) -> (StatusCode, Option<String>, Value) {
     let public = tenant.public_app();
     let response = http
         .post(format!("{}/oauth2/v2.0/token", tenant.authority()))
