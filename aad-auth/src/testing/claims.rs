@@ -198,4 +198,10 @@ mod tests {
         assert_eq!(resource_id("api://ABC/"), "abc");
         assert_eq!(resource_id("https://graph.microsoft.com/"), GRAPH_APP_ID);
     }
+
+    #[actix_web::test]
+    #[should_panic(expected = "an authentication context id is c1 to c99")]
+    async fn a_policy_names_a_context_the_tenant_can_issue() {
+        let _tenant = crate::testing::Tenant::builder().require_auth_context_for("api://x", "mfa").start().await;
+    }
 }

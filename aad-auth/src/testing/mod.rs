@@ -400,8 +400,9 @@ impl TenantBuilder {
     /// Starts serving.
     ///
     /// # Panics
-    /// When the port cannot be bound or the server cannot start, or when `auto_user` names no
-    /// user: a test set-up failure.
+    /// When the port cannot be bound or the server cannot start, when `auto_user` names no
+    /// user, or when `require_auth_context_for` names a context that is not `c1`..`c99`: a test
+    /// set-up failure.
     pub async fn start(self) -> Tenant {
         server::start(self).await
     }

@@ -61,6 +61,12 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
             }
         }
     });
+    for (resource, context) in &builder.auth_context_policies {
+        assert!(
+            crate::step_up::is_auth_context_id(context),
+            "require_auth_context_for({resource:?}, {context:?}): an authentication context id is c1 to c99"
+        );
+    }
     let service_principals = apps.iter().map(|a| (a.client_id.clone(), random_guid())).collect();
     let first = Arc::new(TestKey::generate(format!("emulator-key-1-{}", &random_guid()[..8])));
 
