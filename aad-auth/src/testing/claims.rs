@@ -7,6 +7,10 @@
 //! * `resource` (RFC 8707, which MCP clients send): refused unless it names the resource the
 //!   scopes already name, with `invalid_target` AADSTS9010010, as Entra does since its 2026
 //!   enforcement (`docs/emulator.md` cites the reports).
+//!
+//! And the other way round, the challenge Entra sends when Conditional Access requires an
+//! authentication context for a resource ([`super::TenantBuilder::require_auth_context_for`]):
+//! 400 `interaction_required`, AADSTS50076, and `claims` naming the context.
 
 // Parses network input: no indexing, no unchecked arithmetic, no unwrap (README, Security notes).
 #![cfg_attr(
@@ -16,8 +20,9 @@
 
 use serde_json::Value;
 
+use super::Shared;
 use super::proto::{OAuthError, Params, param};
-use super::scopes::{Resource, ScopeRequest};
+use super::scopes::{GRAPH_APP_ID, Resource, ScopeRequest};
 use crate::step_up::is_auth_context_id;
 
 /// Longest `claims` value read (Entra's challenges are well under 1 KiB).
@@ -69,6 +74,57 @@ pub(crate) fn union(mut earlier: Vec<String>, more: Vec<String>) -> Vec<String> 
         }
     }
     earlier
+}
+
+/// How a Conditional Access policy names a resource: its client id in lower case (Graph's app
+/// id for `https://graph.microsoft.com`), from a client id, `api://{id}` or Graph's URL.
+pub(crate) fn resource_id(name: &str) -> String {
+    let name = name.trim().trim_end_matches('/').to_ascii_lowercase();
+    if name == "https://graph.microsoft.com" {
+        return GRAPH_APP_ID.to_owned();
+    }
+    name.strip_prefix("api://").map_or_else(|| name.clone(), str::to_owned)
+}
+
+/// The claims challenge for authentication contexts, as Entra sends it and msal passes it on
+/// (`claims_challenge`): `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`, or
+/// `"values"` for several.
+fn acrs_challenge(contexts: &[&str]) -> String {
+    let acrs = match contexts {
+        [one] => serde_json::json!({ "essential": true, "value": one }),
+        many => serde_json::json!({ "essential": true, "values": many }),
+    };
+    serde_json::json!({ "access_token": { "acrs": acrs } }).to_string()
+}
+
+/// Conditional Access for `resource`: every authentication context a policy requires must be
+/// among `satisfied` (the incoming token's `acrs`, or what the sign-in satisfied); else 400
+/// `interaction_required` (AADSTS50076) with the `claims` challenge to sign in again with.
+pub(crate) fn require_auth_contexts(
+    shared: &Shared,
+    resource: &Resource,
+    satisfied: &[String],
+) -> Result<(), OAuthError> {
+    let id = resource.client_id().to_ascii_lowercase();
+    let missing: Vec<&str> = shared
+        .auth_context_policies
+        .iter()
+        .filter(|(policy_resource, context)| *policy_resource == id && !satisfied.contains(context))
+        .map(|(_, context)| context.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(OAuthError::bad_request(
+        "interaction_required",
+        50_076,
+        format!(
+            "Due to a configuration change made by your administrator, or because you moved to a new location, you \
+             must use multi-factor authentication to access '{}'.",
+            resource.client_id()
+        ),
+    )
+    .with_claims(acrs_challenge(&missing)))
 }
 
 /// A `resource` parameter must name the resource of the scopes (`api://{id}`, `{id}`, or its
@@ -130,5 +186,22 @@ mod tests {
             assert_eq!(requested_acrs(&params(&[("claims", bad)])).unwrap_err().code, 90_100, "{bad}");
         }
         assert_eq!(union(vec!["c1".into()], vec!["c2".into(), "c1".into()]), ["c1", "c2"]);
+    }
+
+    #[test]
+    fn challenges_are_claims_requests_the_tenant_reads_back() {
+        for contexts in [vec!["c1"], vec!["c1", "c7"]] {
+            let challenge = acrs_challenge(&contexts);
+            assert_eq!(requested_acrs(&params(&[("claims", &challenge)])).unwrap(), contexts, "{challenge}");
+        }
+        assert_eq!(acrs_challenge(&["c1"]), r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#);
+        assert_eq!(resource_id("api://ABC/"), "abc");
+        assert_eq!(resource_id("https://graph.microsoft.com/"), GRAPH_APP_ID);
+    }
+
+    #[actix_web::test]
+    #[should_panic(expected = "an authentication context id is c1 to c99")]
+    async fn a_policy_names_a_context_the_tenant_can_issue() {
+        let _tenant = crate::testing::Tenant::builder().require_auth_context_for("api://x", "mfa").start().await;
     }
 }

@@ -145,12 +145,12 @@ impl Flows {
     }
 
     /// Takes a refresh token once `check` accepts its grant (rotation: it cannot be used
-    /// again). A refused attempt leaves the token alone.
-    pub(crate) fn take_refresh(
+    /// again), with what `check` made of it. A refused attempt leaves the token alone.
+    pub(crate) fn take_refresh<T>(
         &self,
         token: &str,
-        check: impl FnOnce(&RefreshGrant) -> Result<(), OAuthError>,
-    ) -> Result<RefreshGrant, OAuthError> {
+        check: impl FnOnce(&RefreshGrant) -> Result<T, OAuthError>,
+    ) -> Result<(RefreshGrant, T), OAuthError> {
         let mut state = self.lock();
         let grant = state.refresh.get(token).ok_or_else(|| {
             OAuthError::invalid_grant(
@@ -159,8 +159,12 @@ impl Flows {
                  tokens rotate).",
             )
         })?;
-        check(grant)?;
-        state.refresh.remove(token).ok_or_else(|| OAuthError::invalid_grant(70_000, "The refresh token is gone."))
+        let checked = check(grant)?;
+        let grant = state
+            .refresh
+            .remove(token)
+            .ok_or_else(|| OAuthError::invalid_grant(70_000, "The refresh token is gone."))?;
+        Ok((grant, checked))
     }
 
     /// Stores a new device code; returns its user code.

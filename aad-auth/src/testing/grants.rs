@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use super::Shared;
 use super::client_auth::Client;
+use super::consent;
 use super::flows::{Poll, REFRESH_SECONDS, Redeem, RefreshGrant, SPA_REFRESH_SECONDS};
 use super::proto::{OAuthError, Params, param};
 use super::registry::{TestUser, random_secret};
@@ -41,19 +42,22 @@ struct UserReply<'a> {
 
 /// The reply of every user flow: `access_token` for the resource, and as asked `id_token`
 /// (`aud` = the client), `refresh_token` (stored for the refresh grant), `client_info`.
+/// Refused (AADSTS65001) when the access token would carry Graph scopes the user did not
+/// consent to for this client.
 fn user_tokens(
     shared: &Arc<Shared>,
     user: &TestUser,
     client: &Client,
     request: &ScopeRequest,
     reply: UserReply<'_>,
-) -> Value {
+) -> Result<Value, OAuthError> {
+    let scp = consent::delegated_scp(shared, &user.oid, &client.app, request)?;
     let mut access_token = TokenBuilder::new(shared.clone()).delegated(
         user,
         &client.app.client_id,
         client.authenticated,
         &request.resource,
-        &request.scp,
+        &scp,
     );
     // Only the contexts the tenant has: an Entra tenant without a policy for one issues none.
     let acrs: Vec<&String> =
@@ -70,7 +74,7 @@ fn user_tokens(
         "access_token": access_token,
     });
     let Some(object) = body.as_object_mut() else {
-        return body;
+        return Ok(body);
     };
     if let Some(grant) = reply.refresh {
         let refresh_token = format!("1.emulator.{}", random_secret(48));
@@ -83,7 +87,7 @@ fn user_tokens(
     }
     let client_info = json!({ "uid": user.oid, "utid": shared.tenant_id }).to_string();
     object.insert("client_info".into(), json!(super::keys::b64(client_info.as_bytes())));
-    body
+    Ok(body)
 }
 
 fn refresh_grant(
@@ -215,7 +219,7 @@ pub(crate) fn authorization_code(
     let refresh =
         authorized.has("offline_access").then(|| refresh_grant(shared, client, &grant.scope, user, grant.spa, &acrs));
     let reply = UserReply { nonce: grant.nonce.as_deref(), acrs: &acrs, id_token: authorized.has("openid"), refresh };
-    Ok(user_tokens(shared, user, client, &request, reply))
+    user_tokens(shared, user, client, &request, reply)
 }
 
 pub(crate) fn refresh_token(
@@ -226,7 +230,9 @@ pub(crate) fn refresh_token(
 ) -> Result<Value, OAuthError> {
     let token = param(params, "refresh_token").ok_or_else(|| OAuthError::missing("refresh_token"))?;
     let now = shared.clock.unix_seconds();
-    let grant = shared.flows.take_refresh(token, |grant| {
+    let requested_acrs = super::claims::requested_acrs(params)?;
+    // Every check before the token is taken: a refused attempt does not spend it.
+    let (grant, (original, request, acrs)) = shared.flows.take_refresh(token, |grant| {
         if grant.client_id != client.app.client_id {
             return Err(OAuthError::invalid_grant(70_000, "The refresh token was issued to a different client."));
         }
@@ -236,18 +242,22 @@ pub(crate) fn refresh_token(
         if !grant.spa {
             client.require_secret()?;
         }
-        refuse_cross_origin(req, grant.spa)
+        refuse_cross_origin(req, grant.spa)?;
+        // Entra's refresh tokens are multi-resource: `scope` may name another resource.
+        let original = scopes::resolve(shared, &grant.scope)?;
+        let request = match param(params, "scope") {
+            Some(scope) => scopes::resolve(shared, scope)?,
+            None => original.clone(),
+        };
+        let acrs = super::claims::union(grant.acrs.clone(), requested_acrs.clone());
+        super::claims::require_auth_contexts(shared, &request.resource, &acrs)?;
+        consent::delegated_scp(shared, &grant.user_oid, &client.app, &request)?;
+        Ok((original, request, acrs))
     })?;
     let user = user_by_oid(shared, &grant.user_oid)?.clone();
-    let original = scopes::resolve(shared, &grant.scope)?;
-    let request = match param(params, "scope") {
-        Some(scope) => scopes::resolve(shared, scope)?,
-        None => original.clone(),
-    };
-    let acrs = super::claims::union(grant.acrs.clone(), super::claims::requested_acrs(params)?);
     let rotated = refresh_grant(shared, client, &grant.scope, &user, grant.spa, &acrs);
     let reply = UserReply { nonce: None, acrs: &acrs, id_token: original.has("openid"), refresh: Some(rotated) };
-    Ok(user_tokens(shared, &user, client, &request, reply))
+    user_tokens(shared, &user, client, &request, reply)
 }
 
 pub(crate) fn client_credentials(shared: &Arc<Shared>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
@@ -326,10 +336,12 @@ pub(crate) fn device_code(shared: &Arc<Shared>, client: &Client, params: &Params
         };
     let user = user_by_oid(shared, &user_oid)?;
     let request = scopes::resolve(shared, &scope)?;
+    // The approval was a sign-in with these scopes: the user consented to them.
+    consent::record_sign_in(shared, &user.oid, &client.app, &request);
     let acrs = super::claims::union(acrs, super::claims::requested_acrs(params)?);
     let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, &scope, user, false, &acrs));
     let reply = UserReply { nonce: None, acrs: &acrs, id_token: request.has("openid"), refresh };
-    Ok(user_tokens(shared, user, client, &request, reply))
+    user_tokens(shared, user, client, &request, reply)
 }
 
 /// Checks an on-behalf-of assertion: signed by this tenant, for the calling app, in its
@@ -406,7 +418,15 @@ pub(crate) fn on_behalf_of(shared: &Arc<Shared>, client: &Client, params: &Param
     let user = user_by_oid(shared, oid)?;
     let scope = param(params, "scope").ok_or_else(|| OAuthError::missing("scope"))?;
     let request = scopes::resolve(shared, scope)?;
-    let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, scope, user, false, &[]));
-    let reply = UserReply { nonce: None, acrs: &[], id_token: request.has("openid"), refresh };
-    Ok(user_tokens(shared, user, client, &request, reply))
+    // The authentication contexts the user satisfied, as the incoming token says; the
+    // downstream token keeps them.
+    let acrs: Vec<String> = claims
+        .get("acrs")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default();
+    super::claims::require_auth_contexts(shared, &request.resource, &acrs)?;
+    let refresh = request.has("offline_access").then(|| refresh_grant(shared, client, scope, user, false, &acrs));
+    let reply = UserReply { nonce: None, acrs: &acrs, id_token: request.has("openid"), refresh };
+    user_tokens(shared, user, client, &request, reply)
 }

@@ -1,8 +1,12 @@
 //! Microsoft Graph's `POST /v1.0/users/{oid}/checkMemberGroups`, served on the tenant's own
-//! origin, as an app resolving a groups overage calls it.
+//! origin, as an app resolving a groups overage calls it, and `GET /v1.0/me`, as an app calling
+//! Graph for its signed-in user does.
 //!
 //! As Graph does: the caller's token must be a Graph token of this tenant, signed by it and in
-//! its lifetime (else 401 `InvalidAuthenticationToken`), app-only and carrying the application
+//! its lifetime (else 401 `InvalidAuthenticationToken`). `/me` needs a delegated token (an
+//! app-only one is 400 `BadRequest`) whose `scp` has `User.Read` or a broader permission (else
+//! 403 `Authorization_RequestDenied`), and answers the user's profile in Graph's shape.
+//! `checkMemberGroups` needs one app-only and carrying the application
 //! permissions Graph lists for the call, `User.Read.All` with `GroupMember.Read.All` (or
 //! `Group.Read.All`), or `Directory.Read.All` (else 403 `Authorization_RequestDenied`); the body
 //! is `{"groupIds": [..]}` with at most 20 ids (else 400 `Request_BadRequest`); an unknown user
@@ -21,7 +25,7 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::registry::random_guid;
+use super::registry::{TestUser, random_guid};
 use super::scopes::GRAPH_APP_ID;
 use super::{Endpoint, Fault, Shared};
 
@@ -40,9 +44,9 @@ fn graph_error(status: u16, code: &str, message: &str) -> HttpResponse {
     }))
 }
 
-/// The configured fault of [`Endpoint::Graph`], in Graph's words; `None`: answer normally.
-async fn fault(shared: &Shared) -> Option<HttpResponse> {
-    match shared.fault(Endpoint::Graph)? {
+/// The configured fault of a Graph endpoint, in Graph's words; `None`: answer normally.
+async fn fault(shared: &Shared, endpoint: Endpoint) -> Option<HttpResponse> {
+    match shared.fault(endpoint)? {
         Fault::Status(status) => {
             Some(graph_error(status, "serviceNotAvailable", "The service is temporarily unavailable."))
         }
@@ -93,8 +97,9 @@ fn permitted(roles: &[&str]) -> bool {
 /// Why Graph refuses a caller: the status, Graph's error code and message.
 type Refusal = (u16, &'static str, &'static str);
 
-/// Checks the caller's token as Graph does.
-fn authorize(req: &HttpRequest, shared: &Shared) -> Result<(), Refusal> {
+/// Checks the caller's token as Graph does for every call: a Graph token of this tenant, signed
+/// by it, in its lifetime. Returns its claims.
+fn graph_token(req: &HttpRequest, shared: &Shared) -> Result<Map<String, Value>, Refusal> {
     let invalid = |message: &'static str| (401, "InvalidAuthenticationToken", message);
     let token = req
         .headers()
@@ -118,13 +123,23 @@ fn authorize(req: &HttpRequest, shared: &Shared) -> Result<(), Refusal> {
     if text("tid") != shared.tenant_id {
         return Err(invalid("Access token validation failure. Invalid issuer."));
     }
+    Ok(claims)
+}
+
+/// Whether the token is app-only (client credentials), as Graph tells: `idtyp: app`, or no `scp`.
+fn is_app_only(claims: &Map<String, Value>) -> bool {
+    claims.get("idtyp").and_then(Value::as_str) == Some("app") || claims.get("scp").is_none()
+}
+
+/// `checkMemberGroups`: an app-only token with the application permissions it needs.
+fn authorize(req: &HttpRequest, shared: &Shared) -> Result<(), Refusal> {
+    let claims = graph_token(req, shared)?;
     let roles: Vec<&str> = claims
         .get("roles")
         .and_then(Value::as_array)
         .map(|roles| roles.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let app_only = text("idtyp") == "app" || claims.get("scp").is_none();
-    if !app_only || !permitted(&roles) {
+    if !is_app_only(&claims) || !permitted(&roles) {
         return Err((403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."));
     }
     Ok(())
@@ -138,7 +153,7 @@ pub(crate) async fn check_member_groups(
     body: web::Bytes,
 ) -> HttpResponse {
     shared.count(Endpoint::Graph);
-    if let Some(response) = fault(&shared).await {
+    if let Some(response) = fault(&shared, Endpoint::Graph).await {
         return response;
     }
     if let Err((status, code, message)) = authorize(&req, &shared) {
@@ -179,4 +194,97 @@ pub(crate) async fn check_member_groups(
         "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(Edm.String)",
         "value": value,
     }))
+}
+
+/// The delegated permissions Graph lists for `GET /me` (the least privileged first).
+const ME_SCOPES: [&str; 7] = [
+    "User.Read",
+    "User.ReadWrite",
+    "User.ReadBasic.All",
+    "User.Read.All",
+    "User.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+];
+
+/// `GET /me`: a delegated token with one of [`ME_SCOPES`] in `scp`. Returns the user's oid.
+fn authorize_me(req: &HttpRequest, shared: &Shared) -> Result<String, Refusal> {
+    let claims = graph_token(req, shared)?;
+    if is_app_only(&claims) {
+        return Err((400, "BadRequest", "/me request is only valid with delegated authentication flow."));
+    }
+    let scp = claims.get("scp").and_then(Value::as_str).unwrap_or_default();
+    if !scp.split(' ').any(|scope| ME_SCOPES.iter().any(|me| me.eq_ignore_ascii_case(scope))) {
+        return Err((403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."));
+    }
+    Ok(claims.get("oid").and_then(Value::as_str).unwrap_or_default().to_owned())
+}
+
+/// `GET /v1.0/me`: the signed-in user, in Graph's default selection of properties.
+pub(crate) async fn me(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+    shared.count(Endpoint::GraphMe);
+    if let Some(response) = fault(&shared, Endpoint::GraphMe).await {
+        return response;
+    }
+    let oid = match authorize_me(&req, &shared) {
+        Ok(oid) => oid,
+        Err((status, code, message)) => return graph_error(status, code, message),
+    };
+    let Some(user) = shared.users.iter().find(|user| user.oid.eq_ignore_ascii_case(&oid)) else {
+        let shown = crate::log_safe::clip(&oid);
+        return graph_error(
+            404,
+            "Request_ResourceNotFound",
+            &format!(
+                "Resource '{shown}' does not exist or one of its queried reference-property objects are not present."
+            ),
+        );
+    };
+    HttpResponse::Ok().json(user_json(user, &shared.domain))
+}
+
+/// A user as Graph returns one: a guest's `userPrincipalName` is `{mail with _ for @}#EXT#@{domain}`.
+fn user_json(user: &TestUser, domain: &str) -> Value {
+    let (given_name, surname) = match user.name.split_once(' ') {
+        Some((given, family)) => (Some(given), Some(family)),
+        None => (Some(user.name.as_str()), None),
+    };
+    let upn =
+        if user.guest { format!("{}#EXT#@{domain}", user.username.replace('@', "_")) } else { user.username.clone() };
+    json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#users/$entity",
+        "businessPhones": [],
+        "displayName": user.name,
+        "givenName": given_name,
+        "jobTitle": user.job_title,
+        "mail": user.username,
+        "mobilePhone": null,
+        "officeLocation": null,
+        "preferredLanguage": null,
+        "surname": surname,
+        "userPrincipalName": upn,
+        "id": user.oid,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_json;
+    use crate::testing::TestUser;
+
+    #[test]
+    fn users_in_graphs_shape() {
+        let member = TestUser::member("ann@contoso.example", "Ann Lee Smith").job_title("Engineer");
+        let json = user_json(&member, "contoso.example");
+        assert_eq!(json["givenName"], "Ann");
+        assert_eq!(json["surname"], "Lee Smith");
+        assert_eq!(json["jobTitle"], "Engineer");
+        assert_eq!(json["userPrincipalName"], "ann@contoso.example");
+        assert_eq!(json["id"], member.oid.as_str());
+        let guest = TestUser::guest("carol@fabrikam.example", "Carol");
+        let json = user_json(&guest, "contoso.example");
+        assert_eq!(json["userPrincipalName"], "carol_fabrikam.example#EXT#@contoso.example");
+        assert_eq!(json["mail"], "carol@fabrikam.example");
+        assert_eq!((json["surname"].is_null(), json["jobTitle"].is_null()), (true, true));
+    }
 }

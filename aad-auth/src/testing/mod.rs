@@ -13,6 +13,17 @@
 //! | `GET /{tenant}/oauth2/v2.0/logout` | ends the session; back to a registered `post_logout_redirect_uri` |
 //! | `GET /common/discovery/instance` | msal's instance discovery |
 //! | `POST /v1.0/users/{oid}/checkMemberGroups` | Microsoft Graph's membership check, for an app-only Graph token with the permissions Graph requires (groups overage) |
+//! | `GET /v1.0/me` | Microsoft Graph's signed-in user, for a delegated Graph token with `User.Read` (or a broader permission) |
+//!
+//! Graph's delegated permissions need consent, per user and client app, as on Entra: signing in
+//! through the authorize endpoint (or the device page) with a Graph scope consents to it, an
+//! app registration can carry admin consent
+//! ([`AppRegistration::admin_consent_graph_scope`]), and a test can consent for a user
+//! ([`Tenant::grant_consent`]). A refresh-token or on-behalf-of request for a Graph scope
+//! without consent is refused with AADSTS65001 (`consent_required`). With
+//! [`TenantBuilder::require_auth_context_for`], Conditional Access asks for an authentication
+//! context before it issues tokens for a resource (`interaction_required` with a `claims`
+//! challenge).
 //!
 //! It behaves like Entra where clients or apps depend on it, so that a mistake that would fail
 //! against Entra fails here too: redirect URIs must be registered (`http` loopback URIs match
@@ -42,6 +53,7 @@
 mod claims;
 mod client_auth;
 mod clock;
+mod consent;
 mod flows;
 mod grants;
 mod graph;
@@ -96,9 +108,11 @@ pub enum Endpoint {
     InstanceDiscovery,
     /// Microsoft Graph's `/v1.0/users/{oid}/checkMemberGroups`.
     Graph,
+    /// Microsoft Graph's `/v1.0/me`.
+    GraphMe,
 }
 
-const ENDPOINTS: usize = 9;
+const ENDPOINTS: usize = 10;
 
 impl Endpoint {
     fn index(self) -> usize {
@@ -156,6 +170,11 @@ pub(crate) struct Shared {
     pub(crate) auto_user: Option<String>,
     /// The authentication contexts issued in `acrs` (`None`: all).
     pub(crate) auth_contexts: Option<Vec<String>>,
+    /// Consent users gave client apps to Graph's delegated permissions.
+    pub(crate) consents: consent::Consents,
+    /// Conditional Access: (resource client id, lower case; authentication context) pairs a
+    /// token for the resource requires.
+    pub(crate) auth_context_policies: Vec<(String, String)>,
 }
 
 impl Shared {
@@ -224,6 +243,7 @@ pub struct TenantBuilder {
     https: bool,
     auto_user: Option<String>,
     auth_contexts: Option<Vec<String>>,
+    auth_context_policies: Vec<(String, String)>,
 }
 
 impl TenantBuilder {
@@ -280,6 +300,18 @@ impl TenantBuilder {
     /// where that context has no policy. Default: every id, `c1` to `c99`.
     pub fn auth_contexts<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
         self.auth_contexts = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A Conditional Access policy: tokens for `resource` (a client id, `api://{client id}`,
+    /// `https://graph.microsoft.com` or Graph's app id) require the authentication context
+    /// `context` (`c1`..`c99`). An on-behalf-of request for `resource` whose incoming token's
+    /// `acrs` lacks it, and a refresh-token request for `resource` whose sign-in did not satisfy
+    /// it (nor its `claims` ask for it), are refused with 400 `interaction_required`
+    /// (AADSTS50076) and `claims` = `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`,
+    /// the challenge the client answers with an interactive sign-in. Default: no policy.
+    pub fn require_auth_context_for(mut self, resource: impl Into<String>, context: impl Into<String>) -> Self {
+        self.auth_context_policies.push((resource.into(), context.into()));
         self
     }
 
@@ -368,8 +400,9 @@ impl TenantBuilder {
     /// Starts serving.
     ///
     /// # Panics
-    /// When the port cannot be bound or the server cannot start, or when `auto_user` names no
-    /// user: a test set-up failure.
+    /// When the port cannot be bound or the server cannot start, when `auto_user` names no
+    /// user, or when `require_auth_context_for` names a context that is not `c1`..`c99`: a test
+    /// set-up failure.
     pub async fn start(self) -> Tenant {
         server::start(self).await
     }
@@ -458,6 +491,31 @@ impl Tenant {
     /// Every registration.
     pub fn apps(&self) -> &[AppRegistration] {
         &self.shared.apps
+    }
+
+    /// Records that `user` consented to the Microsoft Graph delegated scopes `scopes` (bare
+    /// names, `User.Read`) for the app `client_id`, as signing in with them would: refresh-token
+    /// and on-behalf-of requests of that app for them are then granted.
+    pub fn grant_consent<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        user: &TestUser,
+        client_id: &str,
+        scopes: I,
+    ) {
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        self.shared.consents.record(&user.oid, client_id, &scopes);
+    }
+
+    /// The Microsoft Graph delegated scopes `user` consented to for the app `client_id` (admin
+    /// consent not included).
+    pub fn consented_scopes(&self, user: &TestUser, client_id: &str) -> Vec<String> {
+        self.shared.consents.granted(&user.oid, client_id)
+    }
+
+    /// Forgets every consent `user` gave the app `client_id` (as removing the app from "My
+    /// Apps" does).
+    pub fn revoke_consent(&self, user: &TestUser, client_id: &str) {
+        self.shared.consents.revoke(&user.oid, client_id);
     }
 
     /// Every user.

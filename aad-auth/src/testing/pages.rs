@@ -16,10 +16,11 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use minijinja::HtmlEscape;
 
+use super::consent;
 use super::flows::{AuthCode, CODE_SECONDS};
 use super::proto::{OAuthError, Params, fault_response, param, parse_params, resolve_tenant, tenant_not_found};
 use super::registry::{AppRegistration, TestUser, random_secret};
-use super::scopes;
+use super::scopes::{self, ScopeRequest};
 use super::uris::redirect_matches;
 use super::{Endpoint, Shared};
 use crate::log_safe::clip;
@@ -114,6 +115,8 @@ struct Authorize {
     redirect_uri: String,
     spa: bool,
     scope: String,
+    /// `scope` as read.
+    scopes: ScopeRequest,
     state: Option<String>,
     nonce: Option<String>,
     prompt: Option<String>,
@@ -249,6 +252,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
         redirect_uri: redirect_uri.to_owned(),
         spa,
         scope: scope.to_owned(),
+        scopes: scope_request,
         state,
         nonce: param(params, "nonce").map(str::to_owned),
         prompt,
@@ -282,8 +286,18 @@ fn session_cookie(shared: &Shared, value: String, remove: bool) -> Cookie<'stati
 }
 
 /// Issues a code for `user` and sends the browser back to the client, starting a session
-/// unless the browser already has one for `user`.
+/// unless the browser already has one for `user`. The user consents to the Graph scopes asked
+/// for, as on Entra's consent screen; `prompt=none`, which cannot show one, answers
+/// `consent_required` instead when consent is missing.
 fn sign_in(req: &HttpRequest, shared: &Shared, request: Authorize, user: &TestUser) -> HttpResponse {
+    if request.prompt.as_deref() == Some("none")
+        && consent::needs_prompt(shared, &user.oid, &request.app, &request.scopes)
+    {
+        let mut error = consent::consent_required(&request.app);
+        error.error = "consent_required";
+        return Refusal::Redirect { redirect_uri: request.redirect_uri, state: request.state, error }.response(shared);
+    }
+    consent::record_sign_in(shared, &user.oid, &request.app, &request.scopes);
     let code = format!("1.emulator.{}", random_secret(64));
     let now = shared.clock.unix_seconds();
     let grant = AuthCode {

@@ -31,12 +31,24 @@ pub(crate) struct OAuthError {
     pub(crate) error: &'static str,
     pub(crate) code: u32,
     pub(crate) description: String,
+    /// What a few errors add (boxed: errors travel in `Result`s and most have none).
+    pub(crate) extras: Option<Box<ErrorExtras>>,
+}
+
+/// The members some Entra errors add.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ErrorExtras {
+    /// Entra's `suberror` (`consent_required`), which MSAL reads to tell the user what to do.
+    pub(crate) suberror: Option<&'static str>,
+    /// A claims challenge (`claims`, a JSON text) the client sends back on an interactive
+    /// request.
+    pub(crate) claims: Option<String>,
 }
 
 impl OAuthError {
     /// An HTTP 400 error.
     pub(crate) fn bad_request(error: &'static str, code: u32, description: String) -> Self {
-        Self { status: 400, error, code, description }
+        Self { status: 400, error, code, description, extras: None }
     }
 
     /// An HTTP 400 `invalid_grant`.
@@ -51,7 +63,7 @@ impl OAuthError {
 
     /// An HTTP 401 `invalid_client`.
     pub(crate) fn invalid_client(code: u32, description: impl Into<String>) -> Self {
-        Self { status: 401, error: "invalid_client", code, description: description.into() }
+        Self { status: 401, error: "invalid_client", code, description: description.into(), extras: None }
     }
 
     /// A missing required parameter.
@@ -59,9 +71,36 @@ impl OAuthError {
         Self::invalid_request(900_144, format!("The request body must contain the following parameter: '{name}'."))
     }
 
+    /// Adds Entra's `suberror`.
+    pub(crate) fn with_suberror(mut self, suberror: &'static str) -> Self {
+        self.extras.get_or_insert_default().suberror = Some(suberror);
+        self
+    }
+
+    /// Adds a claims challenge (`claims`).
+    pub(crate) fn with_claims(mut self, claims: String) -> Self {
+        self.extras.get_or_insert_default().claims = Some(claims);
+        self
+    }
+
+    /// Entra's `suberror`, when there is one.
+    #[cfg(test)]
+    pub(crate) fn suberror(&self) -> Option<&'static str> {
+        self.extras.as_ref().and_then(|extras| extras.suberror)
+    }
+
     /// The JSON reply.
     pub(crate) fn response(&self) -> HttpResponse {
-        entra_error(self.status, self.error, self.code, &self.description)
+        let mut body = entra_body(self.error, self.code, &self.description);
+        if let (Some(object), Some(extras)) = (body.as_object_mut(), &self.extras) {
+            if let Some(suberror) = extras.suberror {
+                object.insert("suberror".into(), json!(suberror));
+            }
+            if let Some(claims) = &extras.claims {
+                object.insert("claims".into(), json!(claims));
+            }
+        }
+        json_status(self.status, &body)
     }
 }
 
@@ -119,19 +158,29 @@ pub(crate) fn resolve_tenant(shared: &Shared, segment: &str) -> Option<TenantPat
     }
 }
 
-/// An Entra-shaped error body.
+/// An Entra-shaped error reply.
 pub(crate) fn entra_error(status: u16, error: &str, code: u32, description: &str) -> HttpResponse {
+    json_status(status, &entra_body(error, code, description))
+}
+
+/// The body of every Entra error: `error`, `error_description` (`AADSTS{code}: ...` with the
+/// trace and correlation ids and the time), `error_codes`, `timestamp`, `trace_id`,
+/// `correlation_id`.
+fn entra_body(error: &str, code: u32, description: &str) -> Value {
     let trace = random_guid();
     let correlation = random_guid();
     let timestamp = httpdate_now();
-    let body = json!({
+    json!({
         "error": error,
         "error_description": format!("AADSTS{code}: {description} Trace ID: {trace} Correlation ID: {correlation} Timestamp: {timestamp}"),
         "error_codes": [code],
         "timestamp": timestamp,
         "trace_id": trace,
         "correlation_id": correlation,
-    });
+    })
+}
+
+fn json_status(status: u16, body: &Value) -> HttpResponse {
     HttpResponse::build(
         actix_web::http::StatusCode::from_u16(status).unwrap_or(actix_web::http::StatusCode::BAD_REQUEST),
     )

@@ -46,6 +46,13 @@ pub struct AppRegistration {
     /// Microsoft Graph application permissions granted to this app, admin consent included
     /// (its client-credentials tokens for Graph carry them as `roles`).
     pub graph_permissions: Vec<String>,
+    /// Microsoft Graph delegated permissions configured on the registration ("API permissions",
+    /// without consent): what `https://graph.microsoft.com/.default` asks for in a user's flow.
+    /// Default `User.Read`, as the Entra portal configures a new registration.
+    pub graph_delegated_permissions: Vec<String>,
+    /// Microsoft Graph delegated permissions an administrator consented to for every user:
+    /// no user is asked for them. Default none, so that a test sees incremental consent.
+    pub admin_consented_graph_scopes: Vec<String>,
     /// Access-token version issued for this app's API (1 or 2).
     pub token_version: u8,
     /// Whether public-client flows (device code) are allowed.
@@ -67,6 +74,8 @@ impl AppRegistration {
             app_roles: vec!["Admin".into(), "Reader".into()],
             granted_roles: vec!["Reader".into()],
             graph_permissions: Vec::new(),
+            graph_delegated_permissions: vec!["User.Read".into()],
+            admin_consented_graph_scopes: Vec::new(),
             token_version: 2,
             public_client: false,
         }
@@ -111,6 +120,30 @@ impl AppRegistration {
     #[must_use]
     pub fn graph_permission(mut self, permission: impl Into<String>) -> Self {
         self.graph_permissions.push(permission.into());
+        self
+    }
+
+    /// Configures a Microsoft Graph delegated permission (such as `Mail.Read`) on the
+    /// registration, without consent: `https://graph.microsoft.com/.default` then asks for it,
+    /// and each user consents at sign-in.
+    #[must_use]
+    pub fn graph_delegated_permission(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        if !self.graph_delegated_permissions.iter().any(|known| known.eq_ignore_ascii_case(&scope)) {
+            self.graph_delegated_permissions.push(scope);
+        }
+        self
+    }
+
+    /// Configures a Microsoft Graph delegated permission and grants admin consent for it
+    /// (tenant-wide): refresh-token and on-behalf-of requests for it need no user consent.
+    #[must_use]
+    pub fn admin_consent_graph_scope(mut self, scope: impl Into<String>) -> Self {
+        let scope = scope.into();
+        self = self.graph_delegated_permission(scope.clone());
+        if !self.admin_consented_graph_scopes.iter().any(|known| known.eq_ignore_ascii_case(&scope)) {
+            self.admin_consented_graph_scopes.push(scope);
+        }
         self
     }
 
@@ -192,6 +225,8 @@ pub struct TestUser {
     pub groups: Vec<String>,
     /// A guest from another tenant (B2B): tokens carry `acct: 1` and the home tenant's `idp`.
     pub guest: bool,
+    /// Job title (Microsoft Graph's `jobTitle`).
+    pub job_title: Option<String>,
 }
 
 impl TestUser {
@@ -204,6 +239,7 @@ impl TestUser {
             roles: Vec::new(),
             groups: Vec::new(),
             guest: false,
+            job_title: None,
         }
     }
 
@@ -216,6 +252,13 @@ impl TestUser {
     #[must_use]
     pub fn roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
         self.roles = roles.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the job title (Microsoft Graph's `jobTitle`).
+    #[must_use]
+    pub fn job_title(mut self, title: impl Into<String>) -> Self {
+        self.job_title = Some(title.into());
         self
     }
 

@@ -58,8 +58,13 @@ pub(crate) struct ScopeRequest {
     /// The resource the access token is for.
     pub(crate) resource: Resource,
     /// The `scp` of a delegated token (resource scopes without their prefix; for
-    /// `{resource}/.default`, every scope the resource exposes).
+    /// `{resource}/.default`, every scope the resource exposes). Empty for Graph's `.default`
+    /// and for OpenID scopes alone: what those carry depends on consent (`consent.rs`).
     pub(crate) scp: Vec<String>,
+    /// `{resource}/.default` was asked for.
+    pub(crate) default: bool,
+    /// Only OpenID scopes were asked for (Entra then issues a Graph token).
+    pub(crate) oidc_only: bool,
 }
 
 impl ScopeRequest {
@@ -175,26 +180,13 @@ pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAut
             "The scope .default cannot be combined with other scopes of the same resource.".into(),
         ));
     }
-    let resource = match resource {
-        Some((resource, _)) => resource,
-        // OpenID scopes only: Entra issues a Graph token.
-        None => {
-            scp = ["openid", "profile", "email"]
-                .into_iter()
-                .filter(|o| requested.iter().any(|r| r.eq_ignore_ascii_case(o)))
-                .map(str::to_owned)
-                .collect();
-            scp.push("User.Read".into());
-            Resource::Graph
-        }
-    };
-    if default {
-        scp = match &resource {
-            Resource::App { app, .. } => app.exposed_scopes.clone(),
-            Resource::Graph => vec!["User.Read".into()],
-        };
+    let oidc_only = resource.is_none();
+    // OpenID scopes only: Entra issues a Graph token.
+    let resource = resource.map_or(Resource::Graph, |(resource, _)| resource);
+    if default && let Resource::App { app, .. } = &resource {
+        scp = app.exposed_scopes.clone();
     }
-    Ok(ScopeRequest { requested, resource, scp })
+    Ok(ScopeRequest { requested, resource, scp, default, oidc_only })
 }
 
 #[cfg(test)]

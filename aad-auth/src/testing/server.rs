@@ -24,7 +24,10 @@ fn default_users() -> Vec<TestUser> {
     let many: Vec<String> =
         std::iter::once(OVERAGE_TEAM_GROUP.to_owned()).chain((1..250).map(|_| random_guid())).collect();
     vec![
-        TestUser::member(format!("alice@{DOMAIN}"), "Alice Example").roles(["Admin"]).groups([admins, readers.clone()]),
+        TestUser::member(format!("alice@{DOMAIN}"), "Alice Example")
+            .roles(["Admin"])
+            .groups([admins, readers.clone()])
+            .job_title("Engineering Manager"),
         TestUser::member(format!("bob@{DOMAIN}"), "Bob Example").groups([readers]),
         TestUser::guest("carol@fabrikam.example", "Carol Guest"),
         TestUser::member(format!("dave@{DOMAIN}"), "Dave Manygroups").groups(many),
@@ -58,6 +61,12 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
             }
         }
     });
+    for (resource, context) in &builder.auth_context_policies {
+        assert!(
+            crate::step_up::is_auth_context_id(context),
+            "require_auth_context_for({resource:?}, {context:?}): an authentication context id is c1 to c99"
+        );
+    }
     let service_principals = apps.iter().map(|a| (a.client_id.clone(), random_guid())).collect();
     let first = Arc::new(TestKey::generate(format!("emulator-key-1-{}", &random_guid()[..8])));
 
@@ -76,6 +85,12 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
         flows: Flows::default(),
         auto_user,
         auth_contexts: builder.auth_contexts,
+        consents: super::consent::Consents::default(),
+        auth_context_policies: builder
+            .auth_context_policies
+            .into_iter()
+            .map(|(resource, context)| (super::claims::resource_id(&resource), context))
+            .collect(),
     });
     let (tls_config, ca_cert_path, tempdir) = match tls {
         Some(tls) => (Some(tls.config), Some(tls.pem_path), Some(tls.dir)),
@@ -126,7 +141,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/{tenant}/oauth2/v2.0/logout", web::get().to(pages::logout))
         .route("/device", web::get().to(pages::device_page))
         .route("/device", web::post().to(pages::device_submit))
-        .route("/v1.0/users/{oid}/checkMemberGroups", web::post().to(graph::check_member_groups));
+        .route("/v1.0/users/{oid}/checkMemberGroups", web::post().to(graph::check_member_groups))
+        .route("/v1.0/me", web::get().to(graph::me));
 }
 
 async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {

@@ -21,26 +21,26 @@ use serde_json::Value;
 use url::Url;
 
 /// A web redirect URI the default registration accepts (any loopback port).
-const REDIRECT: &str = "http://127.0.0.1:8123/oauth/aad/redirect";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:8123/oauth/aad/redirect";
 /// A single-page-app redirect URI of the default registration.
 const SPA_REDIRECT: &str = "http://127.0.0.1:8123/docs/oauth2-redirect";
 const SPA_ORIGIN: &str = "http://127.0.0.1:8123";
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).no_proxy().build().expect("http client")
 }
 
-fn payload(token: &str) -> Value {
+pub(crate) fn payload(token: &str) -> Value {
     let part = token.split('.').nth(1).expect("a JWT has a payload");
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url payload");
     serde_json::from_slice(&bytes).expect("JSON payload")
 }
 
-fn query(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn query(url: &Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(key, _)| key == name).map(|(_, value)| value.into_owned())
 }
 
-struct Pkce {
+pub(crate) struct Pkce {
     challenge: String,
     verifier: String,
 }
@@ -50,14 +50,14 @@ fn pkce() -> Pkce {
     Pkce { challenge: challenge.as_str().to_owned(), verifier: verifier.secret().clone() }
 }
 
-fn authorize_url(tenant: &Tenant, pairs: &[(&str, &str)]) -> Url {
+pub(crate) fn authorize_url(tenant: &Tenant, pairs: &[(&str, &str)]) -> Url {
     let mut url = Url::parse(&format!("{}/oauth2/v2.0/authorize", tenant.authority())).expect("authorize URL");
     url.query_pairs_mut().extend_pairs(pairs);
     url
 }
 
 /// Follows the authorize endpoint's redirect (auto user) and returns where it points.
-async fn authorize_redirect(http: &reqwest::Client, url: Url) -> Url {
+pub(crate) async fn authorize_redirect(http: &reqwest::Client, url: Url) -> Url {
     let response = http.get(url).send().await.expect("authorize request");
     assert_eq!(response.status(), StatusCode::FOUND, "authorize should redirect");
     let location = response.headers().get("location").expect("Location header").to_str().expect("ASCII location");
@@ -65,7 +65,13 @@ async fn authorize_redirect(http: &reqwest::Client, url: Url) -> Url {
 }
 
 /// An authorization code for the API app, through the auto user.
-async fn code_for(tenant: &Tenant, http: &reqwest::Client, redirect: &str, pkce: Option<&Pkce>, scope: &str) -> String {
+pub(crate) async fn code_for(
+    tenant: &Tenant,
+    http: &reqwest::Client,
+    redirect: &str,
+    pkce: Option<&Pkce>,
+    scope: &str,
+) -> String {
     let client_id = tenant.api_app().client_id;
     let mut pairs = vec![
         ("client_id", client_id.as_str()),
@@ -85,7 +91,7 @@ async fn code_for(tenant: &Tenant, http: &reqwest::Client, redirect: &str, pkce:
     query(&location, "code").expect("a code")
 }
 
-async fn post_token(
+pub(crate) async fn post_token(
     http: &reqwest::Client,
     tenant: &Tenant,
     form: &[(&str, &str)],
@@ -104,7 +110,7 @@ fn api_auth(tenant: &Tenant) -> AadAuth {
     AadAuth::bearer_only(tenant.api_config().build().expect("API config")).expect("bearer-only auth")
 }
 
-fn assert_entra_error(status: StatusCode, body: &Value, expected_status: StatusCode, error: &str) {
+pub(crate) fn assert_entra_error(status: StatusCode, body: &Value, expected_status: StatusCode, error: &str) {
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["error"], error, "{body}");
     let description = body["error_description"].as_str().expect("error_description");
@@ -495,7 +501,7 @@ async fn client_credentials_issue_app_only_tokens() {
     assert_entra_error(status, &body, StatusCode::BAD_REQUEST, "invalid_resource");
 }
 
-async fn start_device_flow(http: &reqwest::Client, tenant: &Tenant, scope: &str) -> Value {
+pub(crate) async fn start_device_flow(http: &reqwest::Client, tenant: &Tenant, scope: &str) -> Value {
     let public = tenant.public_app();
     let response = http
         .post(format!("{}/oauth2/v2.0/devicecode", tenant.authority()))
@@ -507,7 +513,11 @@ async fn start_device_flow(http: &reqwest::Client, tenant: &Tenant, scope: &str)
     response.json().await.expect("devicecode JSON")
 }
 
-async fn poll(http: &reqwest::Client, tenant: &Tenant, device_code: &str) -> (StatusCode, Option<String>, Value) {
+pub(crate) async fn poll(
+    http: &reqwest::Client,
+    tenant: &Tenant,
+    device_code: &str,
+) -> (StatusCode, Option<String>, Value) {
     let public = tenant.public_app();
     let response = http
         .post(format!("{}/oauth2/v2.0/token", tenant.authority()))

@@ -3,4 +3,5 @@
 //! One test binary for several files (each compiles and links the world once).
 
 mod emulator_dev_tenant;
+mod emulator_downstream;
 mod emulator_flows;
