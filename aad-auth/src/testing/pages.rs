@@ -117,6 +117,8 @@ struct Authorize {
     scope: String,
     /// `scope` as read.
     scopes: ScopeRequest,
+    /// Other resources' scopes the request asked for: consented to at sign-in, no token.
+    consent_only: Vec<ScopeRequest>,
     state: Option<String>,
     nonce: Option<String>,
     prompt: Option<String>,
@@ -207,8 +209,15 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
             )));
         }
     }
-    let scope = param(params, "scope").ok_or_else(|| refuse(OAuthError::missing("scope")))?;
+    let requested = param(params, "scope").ok_or_else(|| refuse(OAuthError::missing("scope")))?;
+    let (scope, consent_only) = scopes::split_for_authorize(shared, requested).map_err(&refuse)?;
+    let scope = scope.as_str();
     let scope_request = scopes::resolve(shared, scope).map_err(&refuse)?;
+    let consent_only = consent_only
+        .iter()
+        .map(|other| scopes::resolve(shared, other))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(&refuse)?;
     super::claims::check_resource(params, Some(&scope_request)).map_err(&refuse)?;
     let acrs = super::claims::requested_acrs(params).map_err(&refuse)?;
     let prompt = param(params, "prompt").map(str::to_owned);
@@ -253,6 +262,7 @@ fn check(shared: &Shared, params: &Params) -> Result<Authorize, Refusal> {
         spa,
         scope: scope.to_owned(),
         scopes: scope_request,
+        consent_only,
         state,
         nonce: param(params, "nonce").map(str::to_owned),
         prompt,
@@ -290,14 +300,17 @@ fn session_cookie(shared: &Shared, value: String, remove: bool) -> Cookie<'stati
 /// for, as on Entra's consent screen; `prompt=none`, which cannot show one, answers
 /// `consent_required` instead when consent is missing.
 fn sign_in(req: &HttpRequest, shared: &Shared, request: Authorize, user: &TestUser) -> HttpResponse {
+    let asked = std::iter::once(&request.scopes).chain(&request.consent_only);
     if request.prompt.as_deref() == Some("none")
-        && consent::needs_prompt(shared, &user.oid, &request.app, &request.scopes)
+        && asked.clone().any(|scopes| consent::needs_prompt(shared, &user.oid, &request.app, scopes))
     {
         let mut error = consent::consent_required(&request.app);
         error.error = "consent_required";
         return Refusal::Redirect { redirect_uri: request.redirect_uri, state: request.state, error }.response(shared);
     }
-    consent::record_sign_in(shared, &user.oid, &request.app, &request.scopes);
+    for scopes in asked {
+        consent::record_sign_in(shared, &user.oid, &request.app, scopes);
+    }
     let code = format!("1.emulator.{}", random_secret(64));
     let now = shared.clock.unix_seconds();
     let grant = AuthCode {

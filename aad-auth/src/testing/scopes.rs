@@ -115,6 +115,39 @@ fn find_resource(shared: &Shared, name: &str) -> Result<Resource, OAuthError> {
     }
 }
 
+/// The `scope` of an authorize request, which may name several resources: Entra asks the user
+/// to consent to every one of them (MSAL's `extraScopesToConsent`), and the code's tokens are for
+/// the first. Returns the scope of the code (the OpenID scopes and the first resource's) and the
+/// other resources' scopes, one string per resource, in the order first named.
+pub(crate) fn split_for_authorize(shared: &Shared, scope: &str) -> Result<(String, Vec<String>), OAuthError> {
+    // Each item with its resource's client id (`None`: an OpenID scope, which goes with the code).
+    let mut items: Vec<(&str, Option<String>)> = Vec::new();
+    for item in scope.split_whitespace() {
+        let resource = match item.rsplit_once('/') {
+            _ if OIDC.iter().any(|o| o.eq_ignore_ascii_case(item)) => None,
+            Some((resource_name, name)) if !resource_name.is_empty() && !name.is_empty() => {
+                Some(find_resource(shared, resource_name)?.client_id().to_owned())
+            }
+            // Malformed: `resolve` says so.
+            Some(_) => Some(String::new()),
+            None => Some(GRAPH_APP_ID.to_owned()),
+        };
+        items.push((item, resource));
+    }
+    let first = items.iter().find_map(|(_, resource)| resource.clone());
+    let code: Vec<&str> =
+        items.iter().filter(|(_, resource)| resource.is_none() || *resource == first).map(|(item, _)| *item).collect();
+    let mut others: Vec<(String, Vec<&str>)> = Vec::new();
+    for (item, resource) in &items {
+        let Some(resource) = resource.as_ref().filter(|resource| Some(*resource) != first.as_ref()) else { continue };
+        match others.iter_mut().find(|(id, _)| id == resource) {
+            Some((_, scopes)) => scopes.push(item),
+            None => others.push((resource.clone(), vec![item])),
+        }
+    }
+    Ok((code.join(" "), others.into_iter().map(|(_, scopes)| scopes.join(" ")).collect()))
+}
+
 /// Parses and checks `scope`.
 pub(crate) fn resolve(shared: &Shared, scope: &str) -> Result<ScopeRequest, OAuthError> {
     let mut requested: Vec<String> = Vec::new();

@@ -440,3 +440,23 @@ async fn the_account_picker_and_the_device_page_record_consent() {
     assert_eq!(payload(body["access_token"].as_str().expect("token"))["scp"], "User.Read Mail.Read");
     assert_eq!(tenant.consented_scopes(&bob, &public.client_id), vec!["User.Read".to_owned(), "Mail.Read".to_owned()]);
 }
+
+/// An authorize request may name Graph besides the app's own API (MSAL's
+/// `extraScopesToConsent`): the sign-in consents to both, the code's tokens are the API's, and
+/// the refresh token then gets a Graph token.
+#[tokio::test]
+async fn an_authorize_naming_two_resources_consents_to_both_and_issues_the_first() {
+    let tenant = Tenant::builder().auto_user("first").start().await;
+    let http = http();
+    let api = tenant.api_app();
+    let alice = tenant.users()[0].clone();
+    let scope = format!("openid offline_access {}/.default https://graph.microsoft.com/User.Read", api.client_id);
+    let reply = sign_in(&http, &tenant, &scope).await;
+    let token = payload(reply["access_token"].as_str().expect("an access token"));
+    assert_eq!(token["aud"], json!(api.client_id), "the code's token is for the first resource: {token}");
+    assert_eq!(tenant.consented_scopes(&alice, &api.client_id), ["User.Read"]);
+    let (status, graph) =
+        refresh(&http, &tenant, &refresh_token_of(&reply), "https://graph.microsoft.com/User.Read", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{graph}");
+    assert_eq!(payload(graph["access_token"].as_str().expect("a Graph token"))["scp"], "User.Read");
+}

@@ -44,7 +44,27 @@ async fn for_app(req: HttpRequest, tokens: DownstreamTokens) -> actix_web::Resul
     Ok(HttpResponse::Ok().json(describe(token.expose_secret())))
 }
 
+/// Graph's `User.Read`, Graph named by its origin (the local tenant's own).
+fn graph_scope_of(auth: &AadAuth) -> String {
+    format!("{}/User.Read", auth.config().graph_url().unwrap().origin().ascii_serialization())
+}
+
+fn graph_scope(site: &Site) -> String {
+    graph_scope_of(&site.auth)
+}
+
+async fn for_graph(req: HttpRequest, tokens: DownstreamTokens) -> actix_web::Result<HttpResponse> {
+    let token = tokens.for_user([graph_scope_of(req.app_data::<AadAuth>().unwrap())]).await?;
+    Ok(HttpResponse::Ok().json(describe(token.expose_secret())))
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/graph")
+            .wrap(RequireAuth::new(Policy::api().allow_session()))
+            .route("", web::get().to(for_graph)),
+    )
+    .service(web::scope("/page/graph").wrap(RequireAuth::new(Policy::page())).route("", web::get().to(for_graph)));
     cfg.service(web::scope("/api/obo").wrap(RequireAuth::new(Policy::api())).route("", web::get().to(for_user)))
         .service(
             web::scope("/api/user")
@@ -174,37 +194,83 @@ async fn a_session_uses_its_refresh_token_keeps_the_result_and_loses_it_at_logou
 }
 
 #[actix_web::test]
-async fn a_session_without_a_usable_refresh_token_is_sent_through_the_login_on_a_page_and_401_on_an_api() {
+async fn graph_without_consent_sends_a_page_through_the_login_and_answers_an_api_401_consent_required() {
     let tenant = tenant().await;
     let site = site(&tenant, |c| c).await;
     let browser = Browser::new();
     browser.follow(&site.url("/oauth/aad/login"), 6).await;
-    // The tenant refuses the refresh token from now on (as Entra does for a revoked one).
-    tenant.set_fault(Endpoint::Token, Fault::Status(400));
-
-    let page = browser.get(&site.url("/page")).await;
-    assert_eq!(page.status, 303, "{page:?}");
-    let location = page.location().unwrap();
-    let scope = scope_of(&tenant.api_app().client_id);
+    let scope = graph_scope(&site);
     let encoded: String = url::form_urlencoded::byte_serialize(scope.as_bytes()).collect();
-    assert!(location.starts_with("/oauth/aad/login?redirect=%2Fpage&scope="), "{location}");
-    assert!(location.ends_with(&format!("&scope={encoded}")), "{location}");
 
-    let api = browser.send(browser.client.get(site.url("/api/user")).header("accept", "application/json")).await;
+    // Alice has not consented to Graph's User.Read for this app: the tenant answers
+    // AADSTS65001 consent_required to the refresh-token grant.
+    let api = browser.send(browser.client.get(site.url("/api/graph")).header("accept", "application/json")).await;
     assert_eq!(api.status, 401, "{api:?}");
     assert_eq!(api.json()["error"], "consent_required");
     let challenge = api.header("www-authenticate").unwrap();
     assert!(challenge.contains("error=\"consent_required\""), "{challenge}");
     assert!(challenge.contains(&format!("scope=\"{scope}\"")), "{challenge}");
+    assert!(challenge.contains("resource_metadata=\""), "{challenge}");
 
-    // The login asks Entra for the scopes and comes back to the page.
-    tenant.clear_fault(Endpoint::Token);
+    let page = browser.get(&site.url("/page/graph")).await;
+    assert_eq!(page.status, 303, "{page:?}");
+    let location = page.location().unwrap();
+    assert_eq!(location, format!("/oauth/aad/login?redirect=%2Fpage%2Fgraph&scope={encoded}"));
+
+    // The login asks the tenant for the scope (the sign-in records the consent) and comes back
+    // to the page, whose Graph token now comes.
     let hops = browser.follow(&site.url(&location), 8).await;
-    let authorize = hops.iter().find(|hop| hop.url.contains("/oauth2/v2.0/authorize")).expect("through Entra");
+    let authorize = hops.iter().find(|hop| hop.url.contains("/oauth2/v2.0/authorize")).expect("through the tenant");
     assert!(authorize.url.contains(&encoded), "{}", authorize.url);
     let last = hops.last().unwrap();
     assert_eq!(last.status, 200, "{hops:#?}");
-    assert!(last.url.ends_with("/page"), "back on the page: {}", last.url);
+    assert!(last.url.ends_with("/page/graph"), "back on the page: {}", last.url);
+    let token = last.json();
+    assert_eq!(token["scp"], "User.Read", "{token}");
+    assert_eq!(token["oid"], json!(tenant.users()[0].oid), "{token}");
+    assert_eq!(tenant.consented_scopes(&tenant.users()[0], &tenant.api_app().client_id), ["User.Read"]);
+}
+
+#[actix_web::test]
+async fn a_bearer_caller_without_graph_consent_gets_401_consent_required_and_with_admin_consent_a_token() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let alice = tenant.token().for_user(&tenant.users()[0]).sign();
+    let (status, body) = get(&site, "/api/graph", &alice).await;
+    assert_eq!((status, &body["error"]), (401, &json!("consent_required")), "{body}");
+
+    tenant.grant_consent(&tenant.users()[0], &tenant.api_app().client_id, ["User.Read"]);
+    let (status, body) = get(&site, "/api/graph", &alice).await;
+    assert_eq!(status, 200, "a failure is not kept: {body}");
+    assert_eq!(body["scp"], "User.Read", "{body}");
+}
+
+#[actix_web::test]
+async fn a_claims_challenge_of_the_tenant_on_behalf_of_is_passed_on_as_insufficient_claims() {
+    // Conditional Access on Graph: tokens for it need the authentication context c1.
+    let tenant = Tenant::builder()
+        .dev_defaults()
+        .auto_user("first")
+        .require_auth_context_for("https://graph.microsoft.com", "c1")
+        .start()
+        .await;
+    tenant.grant_consent(&tenant.users()[0], &tenant.api_app().client_id, ["User.Read"]);
+    let site = site(&tenant, |c| c).await;
+    let without = tenant.token().for_user(&tenant.users()[0]).sign();
+    let reply = reqwest::Client::new().get(site.url("/api/graph")).bearer_auth(&without).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 401);
+    let challenge = reply.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains("error=\"insufficient_claims\""), "{challenge}");
+    let claims = challenge.split("claims=\"").nth(1).and_then(|rest| rest.split('"').next()).unwrap();
+    let decoded: Value = serde_json::from_slice(&aad_auth_tests::site::base64_decode(claims)).unwrap();
+    assert_eq!(decoded, json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}}));
+    let body: Value = reply.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_claims");
+
+    let with = tenant.token().for_user(&tenant.users()[0]).acrs(["c1"]).sign();
+    let (status, body) = get(&site, "/api/graph", &with).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scp"], "User.Read", "{body}");
 }
 
 #[actix_web::test]
