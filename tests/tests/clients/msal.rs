@@ -206,3 +206,64 @@ async fn msal_answers_the_claims_challenge_and_the_retry_succeeds() {
     assert_eq!(result["silent_source"], "identity_provider", "msal bypassed its cache for the claims");
     assert_eq!(result["device_status"], 200);
 }
+
+/// A route that calls the tenant's Microsoft Graph `/v1.0/me` for its caller, with a Graph
+/// token from `DownstreamTokens` (on-behalf-of), and answers the profile.
+fn graph_routes(cfg: &mut actix_web::web::ServiceConfig) {
+    async fn profile(
+        req: actix_web::HttpRequest,
+        tokens: aad_auth::DownstreamTokens,
+    ) -> actix_web::Result<actix_web::HttpResponse> {
+        let config = req.app_data::<aad_auth::AadAuth>().expect("AadAuth::configure").config();
+        let origin = config.graph_url().expect("the local tenant's Graph").origin().ascii_serialization();
+        let token = tokens.for_user([format!("{origin}/User.Read")]).await?;
+        let pem = std::fs::read(config.ca_file().expect("an https tenant's certificate")).expect("CA file");
+        let http = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("PEM"))
+            .no_proxy()
+            .build()
+            .expect("client");
+        let me: Value = http
+            .get(format!("{origin}/v1.0/me"))
+            .bearer_auth(token.expose_secret())
+            .send()
+            .await
+            .map_err(actix_web::error::ErrorBadGateway)?
+            .json()
+            .await
+            .map_err(actix_web::error::ErrorBadGateway)?;
+        Ok(actix_web::HttpResponse::Ok()
+            .json(json!({ "displayName": me["displayName"], "userPrincipalName": me["userPrincipalName"] })))
+    }
+    cfg.service(
+        actix_web::web::scope("/api/me/graph")
+            .wrap(aad_auth::RequireAuth::new(aad_auth::Policy::api()))
+            .route("", actix_web::web::get().to(profile)),
+    );
+}
+
+/// msal (device code) calls an API route that calls Graph on behalf of its caller: real clients
+/// at both ends, one on-behalf-of exchange for three calls (the API keeps the Graph token).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn msal_calls_an_api_that_calls_graph_on_behalf_of_the_user() {
+    let tenant = Tenant::builder().https(true).auto_user("first").start().await;
+    let alice = tenant.users()[0].clone();
+    tenant.grant_consent(&alice, &tenant.api_app().client_id, ["User.Read"]);
+    let config = aad_auth_tests::site::login_config(tenant.api_config()).build().expect("site configuration");
+    let site = aad_auth_tests::site::Site::start_with(config, None, graph_routes).await;
+    let script_config = json!({
+        "authority_host": tenant.authority_host(),
+        "tenant_id": tenant.tenant_id(),
+        "api_client_id": tenant.api_app().client_id,
+        "public_client_id": tenant.public_app().client_id,
+        "api_url": site.url("/api/me/graph"),
+    });
+    let result = tokio::task::block_in_place(|| run_script(&tenant, "msal_obo.py", &script_config));
+    let expected = json!({ "displayName": alice.name, "userPrincipalName": alice.username });
+    for call in ["first", "second", "silent"] {
+        assert_eq!(result[format!("{call}_status")], 200, "{call}: {result}");
+        assert_eq!(result[format!("{call}_body")], expected, "{call}: {result}");
+    }
+    assert_eq!(result["silent_source"], "cache", "msal answered from its cache: {result}");
+    assert_eq!(tenant.requests(aad_auth::testing::Endpoint::GraphMe), 3);
+}

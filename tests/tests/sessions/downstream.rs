@@ -58,6 +58,12 @@ async fn for_graph(req: HttpRequest, tokens: DownstreamTokens) -> actix_web::Res
     Ok(HttpResponse::Ok().json(describe(token.expose_secret())))
 }
 
+/// Asks for a resource the tenant does not know (AADSTS500011).
+async fn for_unknown_api(tokens: DownstreamTokens) -> actix_web::Result<HttpResponse> {
+    let token = tokens.for_app("api://no-such-api/.default").await?;
+    Ok(HttpResponse::Ok().json(describe(token.expose_secret())))
+}
+
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/graph")
@@ -72,6 +78,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
                 .route("", web::get().to(for_user)),
         )
         .service(web::scope("/page").wrap(RequireAuth::new(Policy::page())).route("", web::get().to(for_user)))
+        .service(
+            web::scope("/api/app-unknown")
+                .wrap(RequireAuth::new(Policy::api()))
+                .route("", web::get().to(for_unknown_api)),
+        )
         .service(web::scope("/api/app").wrap(RequireAuth::new(Policy::api())).route("", web::get().to(for_app)));
 }
 
@@ -309,4 +320,16 @@ async fn in_redis_a_kept_downstream_token_is_sealed() {
     let raw: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut connection).await.unwrap();
     assert!(!raw.contains(&signature) && !raw.contains("eyJ"), "the stored value holds no token");
     assert!(!keys[0].contains(&caller[..20]), "the key does not hold the incoming token");
+}
+
+#[actix_web::test]
+async fn the_tenant_refusing_the_app_is_a_502_that_names_no_detail() {
+    let tenant = tenant().await;
+    let site = site(&tenant, |c| c).await;
+    let caller = tenant.token().member().sign();
+    let reply = reqwest::Client::new().get(site.url("/api/app-unknown")).bearer_auth(&caller).send().await.unwrap();
+    assert_eq!(reply.status().as_u16(), 502);
+    let body = reply.text().await.unwrap();
+    assert!(body.contains("\"error\":\"server_error\""), "{body}");
+    assert!(!body.contains("no-such-api") && !body.contains("AADSTS") && !body.contains(&caller[..30]), "{body}");
 }
