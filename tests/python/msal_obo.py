@@ -42,7 +42,10 @@ def call(url, token):
 def main():
     config = json.loads(sys.argv[1])
     authority = f"{config['authority_host'].rstrip('/')}/{config['tenant_id']}"
-    app = msal.PublicClientApplication(config["public_client_id"], authority=authority)
+    # The local tenant is not a known Entra host: no instance discovery on Microsoft's servers.
+    app = msal.PublicClientApplication(
+        config["public_client_id"], authority=authority, validate_authority=False, instance_discovery=False
+    )
     scopes = [f"api://{config['api_client_id']}/user_impersonation"]
 
     flow = app.initiate_device_flow(scopes=scopes)
