@@ -252,7 +252,7 @@ pub(crate) fn refresh_token(
 
 pub(crate) fn client_credentials(shared: &Arc<Shared>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
     client.require_secret()?;
-    if client.app.client_secret.is_none() {
+    if !client.confidential {
         return Err(OAuthError::bad_request(
             "unauthorized_client",
             700_025,
@@ -393,7 +393,7 @@ pub(crate) fn on_behalf_of(shared: &Arc<Shared>, client: &Client, params: &Param
         ));
     }
     client.require_secret()?;
-    if client.app.client_secret.is_none() {
+    if !client.confidential {
         return Err(OAuthError::bad_request(
             "unauthorized_client",
             700_025,

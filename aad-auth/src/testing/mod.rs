@@ -39,12 +39,16 @@
 //! # }
 //! ```
 
+mod assertions;
+mod certs;
 mod claims;
 mod client_auth;
 mod clock;
 mod flows;
 mod grants;
 mod graph;
+mod identity;
+mod issuer;
 mod keys;
 mod oauth;
 mod pages;
@@ -62,12 +66,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use crate::ui::ui_preview;
+pub use assertions::AcceptedAssertion;
+pub use certs::TestCertificate;
+pub use identity::TestManagedIdentity;
+pub use issuer::FederatedIssuer;
 pub use clock::ManualClock;
 pub use keys::{SigningAlg, TestKey};
 /// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
 #[cfg(feature = "fuzzing")]
 pub(crate) use proto::{param, parse_params};
-pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, OVERAGE_TEAM_GROUP, TestUser, random_guid};
+pub use registry::{
+    AppRegistration, FederatedCredential, GROUPS_OVERAGE_LIMIT, OVERAGE_TEAM_GROUP, TestUser, random_guid,
+};
 pub use scopes::GRAPH_APP_ID;
 pub use token::TokenBuilder;
 
@@ -96,9 +106,11 @@ pub enum Endpoint {
     InstanceDiscovery,
     /// Microsoft Graph's `/v1.0/users/{oid}/checkMemberGroups`.
     Graph,
+    /// The App Service managed identity endpoint, `/msi/token`.
+    ManagedIdentity,
 }
 
-const ENDPOINTS: usize = 9;
+const ENDPOINTS: usize = 10;
 
 impl Endpoint {
     fn index(self) -> usize {
@@ -156,6 +168,12 @@ pub(crate) struct Shared {
     pub(crate) auto_user: Option<String>,
     /// The authentication contexts issued in `acrs` (`None`: all).
     pub(crate) auth_contexts: Option<Vec<String>>,
+    /// Certificates and federated credentials per client id.
+    credentials: RwLock<HashMap<String, assertions::AppCredentials>>,
+    /// Client assertions accepted so far.
+    accepted_assertions: Mutex<Vec<AcceptedAssertion>>,
+    /// The managed identity `/msi/token` serves.
+    pub(crate) managed_identity: Option<TestManagedIdentity>,
 }
 
 impl Shared {
@@ -179,6 +197,26 @@ impl Shared {
 
     pub(crate) fn app(&self, client_id: &str) -> Option<&AppRegistration> {
         self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    /// The certificates and federated credentials of an app.
+    pub(crate) fn app_credentials(&self, client_id: &str) -> assertions::AppCredentials {
+        self.credentials
+            .read()
+            .map(|credentials| credentials.get(client_id).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Whether an app is a confidential client: it has a secret, a certificate or a federated
+    /// credential.
+    pub(crate) fn is_confidential(&self, app: &AppRegistration) -> bool {
+        app.client_secret.is_some() || !self.app_credentials(&app.client_id).is_empty()
+    }
+
+    pub(crate) fn record_assertion(&self, accepted: AcceptedAssertion) {
+        if let Ok(mut seen) = self.accepted_assertions.lock() {
+            seen.push(accepted);
+        }
     }
 
     pub(crate) fn service_principal_oid(&self, client_id: &str) -> String {
@@ -224,9 +262,20 @@ pub struct TenantBuilder {
     https: bool,
     auto_user: Option<String>,
     auth_contexts: Option<Vec<String>>,
+    managed_identity: Option<TestManagedIdentity>,
 }
 
 impl TenantBuilder {
+    /// Serves the App Service / Container Apps managed identity endpoint (`GET /msi/token`, see
+    /// [`Tenant::managed_identity_endpoint`]) for `identity`: requests with its header get a
+    /// token for `api://AzureADTokenExchange` (`iss` the tenant's issuer, `sub` and `oid` its
+    /// object id), which an app trusting it ([`Tenant::add_federated_credential`] with
+    /// [`Tenant::issuer`] and the object id) accepts as its client assertion.
+    pub fn managed_identity(mut self, identity: TestManagedIdentity) -> Self {
+        self.managed_identity = Some(identity);
+        self
+    }
+
     /// Registers an app. The first confidential app is "the API"; the first public one is "the
     /// public client". Without any, both are created.
     pub fn app(mut self, app: AppRegistration) -> Self {
@@ -483,6 +532,53 @@ impl Tenant {
             builder = builder.ca_file(ca);
         }
         builder
+    }
+
+    /// Uploads a certificate (PEM, see [`TestCertificate::cert_pem`]) to the app `client_id`:
+    /// client assertions signed with its key (`x5t#S256` or `x5t`) then authenticate the app.
+    ///
+    /// # Panics
+    /// When the PEM holds no certificate: a test set-up failure.
+    #[allow(clippy::expect_used)]
+    pub fn add_certificate(&self, client_id: &str, pem: &str) {
+        let certificate = certs::RegisteredCertificate::parse(pem.as_bytes()).expect("a PEM certificate");
+        self.shared
+            .credentials
+            .write()
+            .expect("credentials lock")
+            .entry(client_id.to_owned())
+            .or_default()
+            .certificates
+            .push(certificate);
+    }
+
+    /// Adds a federated credential to the app `client_id`: assertions of its issuer about its
+    /// subject, for its audience, then authenticate the app.
+    #[allow(clippy::expect_used)]
+    pub fn add_federated_credential(&self, client_id: &str, credential: FederatedCredential) {
+        self.shared
+            .credentials
+            .write()
+            .expect("credentials lock")
+            .entry(client_id.to_owned())
+            .or_default()
+            .federated
+            .push(credential);
+    }
+
+    /// The client assertions the token endpoint accepted, oldest first.
+    pub fn accepted_assertions(&self) -> Vec<AcceptedAssertion> {
+        self.shared.accepted_assertions.lock().map(|seen| seen.clone()).unwrap_or_default()
+    }
+
+    /// The managed identity of [`TenantBuilder::managed_identity`].
+    pub fn managed_identity(&self) -> Option<&TestManagedIdentity> {
+        self.shared.managed_identity.as_ref()
+    }
+
+    /// `{authority_host}/msi/token`: the `IDENTITY_ENDPOINT` of the managed identity.
+    pub fn managed_identity_endpoint(&self) -> String {
+        format!("{}/msi/token", self.shared.base_url)
     }
 
     /// Mints a token (v2 access token for the first member by default); see [`TokenBuilder`].
