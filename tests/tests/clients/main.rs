@@ -3,6 +3,7 @@
 //! One test binary for several files (each compiles and links the world once).
 
 mod clients;
+mod credentials;
 mod groups_overage_demo;
 mod msal;
 mod smoke;
