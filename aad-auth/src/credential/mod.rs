@@ -150,3 +150,6 @@ fn random_id() -> Result<String, String> {
 fn unix_now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs())
 }
+
+#[cfg(all(test, feature = "testing"))]
+mod tests;

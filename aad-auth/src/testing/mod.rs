@@ -40,7 +40,7 @@
 //! ```
 
 mod assertions;
-mod certs;
+pub(crate) mod certs;
 mod claims;
 mod client_auth;
 mod clock;
