@@ -350,6 +350,7 @@ impl TenantBuilder {
     /// | `DEV_TENANT_ID` | random | tenant GUID, stable across restarts |
     /// | `DEV_TENANT_API_CLIENT_ID` | random | the dev API's client id (a GUID) |
     /// | `DEV_TENANT_API_CLIENT_SECRET` | random | the dev API's client secret |
+    /// | `DEV_TENANT_API_CERTIFICATE` | none | a PEM file with a certificate to register on the dev API (its client assertions, `AAD_CLIENT_CERTIFICATE`, are then accepted) |
     /// | `DEV_TENANT_REDIRECT_ORIGINS` | none | comma-separated origins of the app behind a proxy (`https://localhost:8443`): the dev API also accepts `{origin}/oauth/aad/redirect`, `{origin}/docs/oauth2-redirect` (single-page app) and `{origin}/login` (after logout) |
     ///
     /// # Errors
@@ -397,6 +398,14 @@ impl TenantBuilder {
         }
         if let Some(secret) = get("DEV_TENANT_API_CLIENT_SECRET") {
             api = api.client_secret(secret);
+        }
+        if let Some(path) = get("DEV_TENANT_API_CERTIFICATE") {
+            let file = |reason: String| ConfigError::File { var: "DEV_TENANT_API_CERTIFICATE", path: path.clone(), reason };
+            let pem = std::fs::read_to_string(&path).map_err(|error| file(error.to_string()))?;
+            if certs::RegisteredCertificate::parse(pem.as_bytes()).is_none() {
+                return Err(file("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into()));
+            }
+            api = api.certificate(pem);
         }
         if let Some(origins) = get("DEV_TENANT_REDIRECT_ORIGINS") {
             for origin in origins.split(',').map(str::trim).filter(|origin| !origin.is_empty()) {
