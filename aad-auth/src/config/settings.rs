@@ -289,8 +289,8 @@ settings! {
          it, 503 with `Retry-After`, never 401";
     AAD_GROUPS_OVERAGE: custom(readers::read_groups_overage, "`off`") =>
         "`graph`: a route that requires groups asks Microsoft Graph (`checkMemberGroups`, with the app's own \
-         token) about a caller whose token has a groups overage, instead of refusing it; needs \
-         `AAD_CLIENT_SECRET` and admin-consented Graph application permissions (see Groups overage)";
+         token) about a caller whose token has a groups overage, instead of refusing it; needs a client \
+         credential (`AAD_CLIENT_SECRET` or another, see App credentials) and admin-consented Graph application permissions (see Groups overage)";
     AAD_GROUPS_CACHE_TTL: seconds(groups_cache_ttl, 3600, 0..=86400) =>
         "how long Graph's answer is kept per (tenant, user, route's groups); failures are never kept";
     AAD_GRAPH_URL: text(graph_url, "from the authority host") =>
