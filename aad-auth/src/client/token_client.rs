@@ -411,7 +411,10 @@ impl TokenClient {
                 expected: "a client credential",
             }));
         };
-        credential.authenticate(&self.inner.http, config.client_id(), token_url.as_str()).await.map_err(credential_error)
+        credential
+            .authenticate(&self.inner.http, config.client_id(), token_url.as_str())
+            .await
+            .map_err(credential_error)
     }
 
     /// An oauth2 client for the token endpoint; the secret, if any, goes in the request body

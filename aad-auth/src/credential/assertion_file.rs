@@ -63,8 +63,7 @@ impl AssertionFile {
         let text = String::from_utf8(bytes).map_err(|_| "not text: expected a JWT".to_owned())?;
         let text = text.trim();
         let segments = text.split('.').count();
-        if text.is_empty() || segments != 3 || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
+        if text.is_empty() || segments != 3 || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err("not a JWT (three base64url segments)".into());
         }
         Ok(ClientAssertion::new(text))

@@ -109,7 +109,8 @@ impl ClientCertificate {
             "iat": now,
             "exp": now.saturating_add(ASSERTION_LIFETIME_SECONDS),
         });
-        let b64 = |value: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
+        let b64 =
+            |value: &serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string());
         let signing_input = format!("{}.{}", b64(&header), b64(&claims));
         let mut signature = vec![0; self.key.0.public_modulus_len()];
         self.key

@@ -96,7 +96,8 @@ impl ManagedIdentity {
             .await
             .map_err(|error| problem(describe(&error)))?;
         let status = response.status();
-        let body = read_capped(&mut response, &shown, MAX_ANSWER_BYTES).await.map_err(|error| problem(error.to_string()))?;
+        let body =
+            read_capped(&mut response, &shown, MAX_ANSWER_BYTES).await.map_err(|error| problem(error.to_string()))?;
         if !status.is_success() {
             let hint = match status.as_u16() {
                 400 | 401 | 403 => " (check IDENTITY_HEADER, and that the identity is enabled on the app)",

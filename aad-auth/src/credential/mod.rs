@@ -76,15 +76,14 @@ impl ClientCredential {
     ) -> Result<ClientAuth, CredentialError> {
         match self {
             Self::Secret(secret) => Ok(ClientAuth::Secret(secret.clone())),
-            Self::Certificate(certificate) => {
-                certificate.assertion(client_id, token_endpoint).map(ClientAuth::Assertion).map_err(|reason| {
-                    CredentialError::File {
-                        var: "AAD_CLIENT_CERTIFICATE",
-                        path: certificate.path().display().to_string(),
-                        reason,
-                    }
-                })
-            }
+            Self::Certificate(certificate) => certificate
+                .assertion(client_id, token_endpoint)
+                .map(ClientAuth::Assertion)
+                .map_err(|reason| CredentialError::File {
+                    var: "AAD_CLIENT_CERTIFICATE",
+                    path: certificate.path().display().to_string(),
+                    reason,
+                }),
             Self::AssertionFile(file) => file.read().await.map(ClientAuth::Assertion),
             Self::ManagedIdentity(identity) => identity.assertion(http).await.map(ClientAuth::Assertion),
         }

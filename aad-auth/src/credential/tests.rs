@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::{AssertionFile, ClientAuth, ClientCertificate, ClientCredential, CLIENT_ASSERTION_TYPE};
+use super::{AssertionFile, CLIENT_ASSERTION_TYPE, ClientAuth, ClientCertificate, ClientCredential};
 use crate::client::ClientConfig;
 use crate::testing::TestCertificate;
 
@@ -31,18 +31,21 @@ fn a_certificate_signs_an_rs256_assertion_entra_accepts_the_shape_of() {
     let (header, claims) = (part(first.expose_secret(), 0), part(first.expose_secret(), 1));
     assert_eq!(header["alg"], "RS256");
     assert_eq!(header["x5t#S256"], test.thumbprint_sha256());
-    assert_eq!((claims["aud"].as_str(), claims["iss"].as_str(), claims["sub"].as_str()), (
-        Some(endpoint),
-        Some("client-id"),
-        Some("client-id")
-    ));
-    let (iat, nbf, exp) = (claims["iat"].as_u64().unwrap(), claims["nbf"].as_u64().unwrap(), claims["exp"].as_u64().unwrap());
+    assert_eq!(
+        (claims["aud"].as_str(), claims["iss"].as_str(), claims["sub"].as_str()),
+        (Some(endpoint), Some("client-id"), Some("client-id"))
+    );
+    let (iat, nbf, exp) =
+        (claims["iat"].as_u64().unwrap(), claims["nbf"].as_u64().unwrap(), claims["exp"].as_u64().unwrap());
     assert_eq!((nbf, exp - iat), (iat, 600), "valid from now for ten minutes");
     assert_ne!(claims["jti"], part(second.expose_secret(), 1)["jti"], "a fresh jti each time");
 
     // Verifies with the certificate's public key (the tenant's own check).
     let registered = crate::testing::certs::RegisteredCertificate::parse(test.cert_pem().as_bytes()).unwrap();
-    let key = aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, &registered.spki);
+    let key = aws_lc_rs::signature::UnparsedPublicKey::new(
+        &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        &registered.spki,
+    );
     let (input, signature) = first.expose_secret().rsplit_once('.').unwrap();
     let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(signature).unwrap();
     assert!(key.verify(input.as_bytes(), &signature).is_ok());
@@ -106,7 +109,10 @@ fn which_credential_a_configuration_chooses() {
     let token = token.display().to_string();
     assert_eq!(chosen(&[]).unwrap(), None);
     assert_eq!(chosen(&[("AZURE_FEDERATED_TOKEN_FILE", &token)]).unwrap(), Some("AZURE_FEDERATED_TOKEN_FILE"));
-    assert_eq!(chosen(&[("AAD_CLIENT_ASSERTION_FILE", &token), ("AZURE_FEDERATED_TOKEN_FILE", "/nowhere")]).unwrap(), Some("AAD_CLIENT_ASSERTION_FILE"));
+    assert_eq!(
+        chosen(&[("AAD_CLIENT_ASSERTION_FILE", &token), ("AZURE_FEDERATED_TOKEN_FILE", "/nowhere")]).unwrap(),
+        Some("AAD_CLIENT_ASSERTION_FILE")
+    );
     let identity = [
         ("AAD_MANAGED_IDENTITY", "true"),
         ("IDENTITY_ENDPOINT", "http://localhost:42356/msi/token"),
@@ -121,7 +127,8 @@ fn which_credential_a_configuration_chooses() {
 
     let missing = chosen(&[("AAD_MANAGED_IDENTITY", "true")]).unwrap_err();
     assert_eq!(missing.variables(), vec!["IDENTITY_ENDPOINT", "IDENTITY_HEADER"], "{missing}");
-    let remote_http = [("AAD_MANAGED_IDENTITY", "true"), ("IDENTITY_ENDPOINT", "http://169.254.1.1/msi"), ("IDENTITY_HEADER", "h")];
+    let remote_http =
+        [("AAD_MANAGED_IDENTITY", "true"), ("IDENTITY_ENDPOINT", "http://169.254.1.1/msi"), ("IDENTITY_HEADER", "h")];
     assert_eq!(chosen(&remote_http).unwrap_err().variables(), vec!["IDENTITY_ENDPOINT"]);
     let bad_flag = chosen(&[("AAD_MANAGED_IDENTITY", "maybe")]).unwrap_err();
     assert_eq!(bad_flag.variables(), vec!["AAD_MANAGED_IDENTITY"]);
@@ -132,6 +139,10 @@ fn which_credential_a_configuration_chooses() {
         ("AAD_MANAGED_IDENTITY", "true"),
     ])
     .unwrap_err();
-    assert_eq!(all.variables(), vec!["AAD_CLIENT_SECRET", "AAD_CLIENT_CERTIFICATE", "AAD_CLIENT_ASSERTION_FILE", "AAD_MANAGED_IDENTITY"], "one problem naming all, no second one about a file: {all}");
+    assert_eq!(
+        all.variables(),
+        vec!["AAD_CLIENT_SECRET", "AAD_CLIENT_CERTIFICATE", "AAD_CLIENT_ASSERTION_FILE", "AAD_MANAGED_IDENTITY"],
+        "one problem naming all, no second one about a file: {all}"
+    );
     std::fs::remove_file(&token).ok();
 }

@@ -127,9 +127,10 @@ async fn assertion(
     let Some(credential) = config.client_credential() else {
         return Ok(Vec::new());
     };
-    let token = metadata.token_endpoint.as_ref().ok_or_else(|| {
-        ExchangeError::Upstream("the discovery document has no token_endpoint".to_owned())
-    })?;
+    let token = metadata
+        .token_endpoint
+        .as_ref()
+        .ok_or_else(|| ExchangeError::Upstream("the discovery document has no token_endpoint".to_owned()))?;
     match credential.authenticate(http_client, config.client_id(), token.as_str()).await {
         Ok(auth @ ClientAuth::Assertion(_)) => {
             Ok(auth.form().into_iter().map(|(name, value)| (name, value.to_owned())).collect())

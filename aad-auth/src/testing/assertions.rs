@@ -297,7 +297,10 @@ async fn issuer_keys(shared: &Shared, issuer: &str) -> Result<Vec<(Option<String
         fetch_jwks(issuer).await.map_err(|reason| {
             invalid(
                 700_027,
-                format!("Client assertion failed signature validation: the keys of issuer '{}' {reason}.", clip(issuer)),
+                format!(
+                    "Client assertion failed signature validation: the keys of issuer '{}' {reason}.",
+                    clip(issuer)
+                ),
             )
         })?
     };
@@ -318,8 +321,8 @@ async fn issuer_keys(shared: &Shared, issuer: &str) -> Result<Vec<(Option<String
 
 async fn fetch_jwks(issuer: &str) -> Result<Value, String> {
     let issuer_url = url::Url::parse(issuer).map_err(|_| "cannot be found: the issuer is not a URL".to_owned())?;
-    let secure = issuer_url.scheme() == "https"
-        || (issuer_url.scheme() == "http" && crate::config::is_loopback(&issuer_url));
+    let secure =
+        issuer_url.scheme() == "https" || (issuer_url.scheme() == "http" && crate::config::is_loopback(&issuer_url));
     if !secure {
         return Err("cannot be fetched: the issuer must be https".into());
     }

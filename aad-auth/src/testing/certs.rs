@@ -45,8 +45,11 @@ fn thumbprint(der: &[u8], algorithm: &'static aws_lc_rs::digest::Algorithm) -> S
     b64(aws_lc_rs::digest::digest(algorithm, der).as_ref())
 }
 
-/// One DER element at the start of `input`: (tag, the whole element, its content, the rest).
-fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8], &[u8])> {
+/// One DER element: its tag, the whole element, its content, and what follows it.
+type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// One DER element at the start of `input`.
+fn element(input: &[u8]) -> Option<Element<'_>> {
     let (&tag, after_tag) = input.split_first()?;
     let (&first, after_length) = after_tag.split_first()?;
     let (length, header) = if first < 0x80 {

@@ -65,11 +65,7 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
 
 /// Finds the client and checks any secret (in the body or with HTTP Basic) or client assertion
 /// it presented.
-pub(crate) async fn identify_client(
-    req: &HttpRequest,
-    shared: &Shared,
-    params: &Params,
-) -> Result<Client, OAuthError> {
+pub(crate) async fn identify_client(req: &HttpRequest, shared: &Shared, params: &Params) -> Result<Client, OAuthError> {
     let basic = basic_credentials(req)?;
     let posted = param(params, "client_secret");
     let client_id = match (&basic, param(params, "client_id")) {

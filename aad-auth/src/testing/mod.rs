@@ -68,9 +68,9 @@ use std::time::Duration;
 pub use crate::ui::ui_preview;
 pub use assertions::AcceptedAssertion;
 pub use certs::TestCertificate;
+pub use clock::ManualClock;
 pub use identity::TestManagedIdentity;
 pub use issuer::FederatedIssuer;
-pub use clock::ManualClock;
 pub use keys::{SigningAlg, TestKey};
 /// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
 #[cfg(feature = "fuzzing")]
@@ -400,7 +400,8 @@ impl TenantBuilder {
             api = api.client_secret(secret);
         }
         if let Some(path) = get("DEV_TENANT_API_CERTIFICATE") {
-            let file = |reason: String| ConfigError::File { var: "DEV_TENANT_API_CERTIFICATE", path: path.clone(), reason };
+            let file =
+                |reason: String| ConfigError::File { var: "DEV_TENANT_API_CERTIFICATE", path: path.clone(), reason };
             let pem = std::fs::read_to_string(&path).map_err(|error| file(error.to_string()))?;
             if certs::RegisteredCertificate::parse(pem.as_bytes()).is_none() {
                 return Err(file("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into()));

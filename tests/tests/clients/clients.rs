@@ -170,7 +170,8 @@ fn daemon_client_with_a_certificate_instead_of_the_secret() {
     assert_success(&finished);
     assert!(finished.stderr.contains("authenticating with AAD_CLIENT_CERTIFICATE"), "{}", finished.output());
     assert!(finished.stdout.contains("-> HTTP 200"), "{}", finished.output());
-    let key_line = certificate.pem_with_key().lines().skip_while(|l| !l.contains("PRIVATE KEY")).nth(1).unwrap_or("").to_owned();
+    let key_line =
+        certificate.pem_with_key().lines().skip_while(|l| !l.contains("PRIVATE KEY")).nth(1).unwrap_or("").to_owned();
     assert_no_leak(&finished, &[&key_line]);
 
     // Another certificate than the registered one: Entra's AADSTS700027, named, exit 1.

@@ -338,7 +338,11 @@ async fn bad_credential_files_name_the_variable_and_the_path_not_the_content() {
     let only_cert = TempFile::new("cert-only.pem", &certificate.cert_pem());
     let mismatched = TempFile::new(
         "mismatched.pem",
-        &format!("{}{}", certificate.cert_pem(), TestCertificate::generate("other").pem_with_key().split("-----END CERTIFICATE-----\n").nth(1).unwrap()),
+        &format!(
+            "{}{}",
+            certificate.cert_pem(),
+            TestCertificate::generate("other").pem_with_key().split("-----END CERTIFICATE-----\n").nth(1).unwrap()
+        ),
     );
     let missing = std::env::temp_dir().join(format!("aad-auth-{}-missing", random_guid()));
     for (var, path) in [
@@ -407,10 +411,8 @@ async fn a_wrong_identity_header_is_refused_and_never_shown() {
     assert!(!message.contains("a-wrong-header") && !format!("{error:?}").contains("a-wrong-header"));
     assert!(tenant.accepted_assertions().is_empty());
     // No header at all: App Service's 400.
-    let endpoint = format!(
-        "{}?resource=api://AzureADTokenExchange&api-version=2019-08-01",
-        tenant.managed_identity_endpoint()
-    );
+    let endpoint =
+        format!("{}?resource=api://AzureADTokenExchange&api-version=2019-08-01", tenant.managed_identity_endpoint());
     assert_eq!(reqwest::get(&endpoint).await.unwrap().status(), 400);
 }
 

@@ -2,7 +2,10 @@
 
 use base64::Engine as _;
 
-use super::{AAD_GROUPS_OVERAGE, AAD_MANAGED_IDENTITY, AAD_TOKEN_VERSIONS, LIST_EXPECTED, SESSION_SAME_SITE, SESSION_SECRET, SESSION_STORE};
+use super::{
+    AAD_GROUPS_OVERAGE, AAD_MANAGED_IDENTITY, AAD_TOKEN_VERSIONS, LIST_EXPECTED, SESSION_SAME_SITE, SESSION_SECRET,
+    SESSION_STORE,
+};
 use crate::config::credentials::ManagedIdentityChoice;
 use crate::config::{AadAuthConfigBuilder, ConfigError, GroupsOverage, SameSite, SessionStoreKind};
 
@@ -35,7 +38,9 @@ pub(crate) fn parse_managed_identity(value: &str) -> Option<ManagedIdentityChoic
     match parse_bool(value) {
         Some(true) => Some(ManagedIdentityChoice::System),
         Some(false) => Some(ManagedIdentityChoice::Off),
-        None if crate::config::is_guid(value.trim()) => Some(ManagedIdentityChoice::User(value.trim().to_ascii_lowercase())),
+        None if crate::config::is_guid(value.trim()) => {
+            Some(ManagedIdentityChoice::User(value.trim().to_ascii_lowercase()))
+        }
         None => None,
     }
 }
