@@ -58,8 +58,7 @@ impl CredentialSettings {
         if configured.len() > 1 {
             problems.push(ConfigError::Exclusive {
                 message: format!(
-                    "more than one client credential is configured ({}); set only one of {}",
-                    configured.join(", "),
+                    "more than one client credential is set; keep one of {}",
                     CREDENTIAL_VARIABLES.join(", ")
                 ),
                 vars: configured,

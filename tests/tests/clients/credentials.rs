@@ -447,3 +447,73 @@ async fn debug_never_shows_a_key_a_header_or_an_assertion() {
     assert!(shown[0].contains(&certificate.thumbprint_sha256()), "the thumbprint is shown: {}", shown[0]);
     assert!(shown[2].contains("IdentityHeader([redacted])"), "{}", shown[2]);
 }
+
+#[actix_web::test]
+async fn the_graph_token_of_a_groups_overage_uses_the_certificate() {
+    use aad_auth::testing::OVERAGE_TEAM_GROUP;
+    use aad_auth::{Policy, RequireAuth};
+    use actix_web::{App, HttpResponse, test, web};
+
+    let tenant = Tenant::start().await;
+    let certificate = TestCertificate::generate("graph");
+    tenant.add_certificate(&tenant.api_app().client_id, &certificate.cert_pem());
+    let file = TempFile::new("cert.pem", &certificate.pem_with_key());
+    let config = api_builder(&tenant)
+        .client_certificate(file.path())
+        .groups_overage(aad_auth::config::GroupsOverage::Graph)
+        .build()
+        .unwrap();
+    let auth = AadAuth::builder(config).bearer_only().build().unwrap();
+    let app = test::init_service(
+        App::new().configure(auth.configure()).service(
+            web::scope("/team")
+                .wrap(RequireAuth::new(Policy::api().groups([OVERAGE_TEAM_GROUP])))
+                .route("", web::get().to(HttpResponse::Ok)),
+        ),
+    )
+    .await;
+    let dave = tenant.token().for_user(tenant.user("dave@contoso.onmicrosoft.com").unwrap()).sign();
+    let reply = aad_auth_tests::get(&app, "/team", Some(&dave)).await;
+    assert_eq!(reply.status, 200, "{reply:?}");
+    assert_eq!(tenant.requests(Endpoint::Graph), 1, "Graph confirmed the membership");
+    let accepted = tenant.accepted_assertions();
+    assert_eq!(accepted.len(), 1, "the Graph token was asked for with a certificate assertion: {accepted:?}");
+    assert_eq!(accepted[0].certificate.as_deref(), Some(certificate.thumbprint_sha256().as_str()));
+}
+
+#[actix_web::test]
+async fn the_login_refresh_uses_the_federated_assertion_too() {
+    use std::time::{Duration, SystemTime};
+
+    use aad_auth::testing::ManualClock;
+
+    // The session's tokens are issued 3570 s in the past (by the tenant's and the app's
+    // clock), so that they are about to expire when the clock is set to now; the federated
+    // assertion, checked against the tenant's clock, is valid over the whole span.
+    let clock = std::sync::Arc::new(ManualClock::at(SystemTime::now() - Duration::from_secs(3570)));
+    let tenant = Tenant::builder().dev_defaults().auto_user("first").clock(clock.clone()).start().await;
+    let kubernetes = FederatedIssuer::start().await;
+    let api = tenant.api_app().client_id;
+    tenant.add_federated_credential(&api, FederatedCredential::new(kubernetes.issuer(), SERVICE_ACCOUNT));
+    let mut claims = kubernetes.claims(SERVICE_ACCOUNT);
+    claims.insert("nbf".into(), json!(now() - 4000));
+    claims.insert("iat".into(), json!(now() - 4000));
+    claims.insert("exp".into(), json!(now() + 4000));
+    let file = TempFile::new("token", &kubernetes.sign(&claims));
+
+    // An hour without use must not end the session (SESSION_IDLE_TIMEOUT's default is 30 min).
+    let mut session = aad_auth::config::SessionConfig::default();
+    session.https_only = false;
+    session.idle_timeout = Duration::from_secs(7200);
+    let config = api_builder(&tenant).session(session).client_assertion_file(file.path()).build().unwrap();
+    let site = Site::start(config, Some(clock.clone())).await;
+    let browser = Browser::new();
+    let hops = browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(hops.last().map(|page| page.status), Some(200), "{hops:#?}");
+    assert_eq!(tenant.accepted_assertions().len(), 1, "the code redemption");
+
+    clock.set(SystemTime::now());
+    let token = browser.get(&site.url("/me/token")).await;
+    assert_eq!(token.status, 200, "{token:?}");
+    assert_eq!(tenant.accepted_assertions().len(), 2, "the refresh carried the assertion");
+}
