@@ -146,3 +146,24 @@ fn which_credential_a_configuration_chooses() {
     );
     std::fs::remove_file(&token).ok();
 }
+
+#[cfg(feature = "fuzzing")]
+#[test]
+fn the_fuzz_contract_holds_for_credential_settings() {
+    // The variables naming files are never set by the fuzz target; the others are, and no
+    // message may carry IDENTITY_HEADER's or AAD_CLIENT_SECRET's value.
+    let variables = crate::__fuzz::config_variables();
+    for var in ["AAD_MANAGED_IDENTITY", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"] {
+        assert!(variables.contains(&var), "{var}");
+    }
+    for var in ["AAD_CLIENT_CERTIFICATE", "AAD_CLIENT_ASSERTION_FILE", "AZURE_FEDERATED_TOKEN_FILE"] {
+        assert!(!variables.contains(&var), "{var} names a file");
+    }
+    for input in [
+        "AAD_MANAGED_IDENTITY=true\nIDENTITY_ENDPOINT=ftp://example\nIDENTITY_HEADER=header-Value-0123456789",
+        "AAD_MANAGED_IDENTITY=true\nAAD_CLIENT_SECRET=Secret-value-0123456789\nIDENTITY_HEADER=header-Value-0123456789",
+        "AAD_MANAGED_IDENTITY=header-Value-0123456789\nIDENTITY_HEADER=header-Value-0123456789",
+    ] {
+        assert!(crate::__fuzz::config_values_hold(input), "{input}");
+    }
+}
