@@ -167,3 +167,26 @@ fn the_fuzz_contract_holds_for_credential_settings() {
         assert!(crate::__fuzz::config_values_hold(input), "{input}");
     }
 }
+
+#[test]
+fn a_pkcs1_key_is_read_as_well_as_pkcs8() {
+    let test = TestCertificate::generate("pkcs1");
+    let pkcs8 = test.pem_with_key();
+    let key_pem = pkcs8.split("-----END CERTIFICATE-----\n").nth(1).unwrap();
+    let body: String = key_pem.lines().filter(|line| !line.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    // PrivateKeyInfo ::= SEQUENCE { version, algorithm, privateKey OCTET STRING (RSAPrivateKey) }
+    let (_, _, info, _) = crate::testing::certs::element(&der).unwrap();
+    let after_version = crate::testing::certs::element(info).unwrap().3;
+    let after_algorithm = crate::testing::certs::element(after_version).unwrap().3;
+    let (tag, _, rsa_private_key, _) = crate::testing::certs::element(after_algorithm).unwrap();
+    assert_eq!(tag, 0x04);
+    let pkcs1 = format!(
+        "{}-----BEGIN RSA PRIVATE KEY-----\n{}\n-----END RSA PRIVATE KEY-----\n",
+        test.cert_pem(),
+        base64::engine::general_purpose::STANDARD.encode(rsa_private_key)
+    );
+    let certificate = ClientCertificate::from_pem(pkcs1.as_bytes(), "pkcs1.pem").unwrap();
+    assert_eq!(certificate.thumbprint_sha256(), test.thumbprint_sha256());
+    assert!(certificate.assertion("client", "https://login.example/t/oauth2/v2.0/token").is_ok());
+}

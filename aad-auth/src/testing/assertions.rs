@@ -343,3 +343,17 @@ async fn fetch_jwks(issuer: &str) -> Result<Value, String> {
     let jwks_uri = discovery.get("jwks_uri").and_then(Value::as_str).ok_or("have no jwks_uri")?.to_owned();
     get(jwks_uri).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn malformed_assertions_are_not_decoded() {
+        for text in ["", ".", "..", "a.b.c", "e30.e30", "e30.e30.!!", "W10.e30.", "e30.W10.", "e30.e30.e30.e30"] {
+            assert!(decode(text).is_none(), "{text:?}");
+        }
+        let decoded = decode("e30.eyJhIjoxfQ.AAEC").expect("header {}, claims {a: 1}, signature 0,1,2");
+        assert_eq!((decoded.signing_input, decoded.signature.as_slice()), ("e30.eyJhIjoxfQ", &[0u8, 1, 2][..]));
+    }
+}

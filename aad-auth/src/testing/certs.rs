@@ -46,10 +46,10 @@ fn thumbprint(der: &[u8], algorithm: &'static aws_lc_rs::digest::Algorithm) -> S
 }
 
 /// One DER element: its tag, the whole element, its content, and what follows it.
-type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+pub(crate) type Element<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 
 /// One DER element at the start of `input`.
-fn element(input: &[u8]) -> Option<Element<'_>> {
+pub(crate) fn element(input: &[u8]) -> Option<Element<'_>> {
     let (&tag, after_tag) = input.split_first()?;
     let (&first, after_length) = after_tag.split_first()?;
     let (length, header) = if first < 0x80 {
@@ -139,5 +139,28 @@ impl TestCertificate {
             json!({ "alg": alg.name(), "typ": "JWT", "x5t#S256": self.thumbprint_sha256() })
         };
         self.key.sign_compact(&header, claims, alg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RegisteredCertificate, TestCertificate, subject_public_key_info};
+
+    #[test]
+    fn the_public_key_is_found_and_no_truncation_or_garbage_panics() {
+        let certificate = TestCertificate::generate("der");
+        let registered = RegisteredCertificate::parse(certificate.cert_pem().as_bytes()).unwrap();
+        assert!(aws_lc_rs::rsa::PublicKey::from_der(&registered.spki).is_ok(), "a SubjectPublicKeyInfo");
+        assert_eq!(registered.sha256, certificate.thumbprint_sha256());
+        let pem = certificate.cert_pem();
+        let body: String = pem.lines().filter(|line| !line.starts_with("-----")).collect();
+        let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap();
+        assert!(subject_public_key_info(&der).is_some());
+        for end in 0..der.len() {
+            assert!(subject_public_key_info(&der[..end]).is_none(), "a truncated certificate, {end} bytes");
+        }
+        for garbage in [&b"\x30\x84\xff\xff\xff\xff"[..], b"\x30\x80", b"\x30", b"", b"not a certificate"] {
+            assert!(RegisteredCertificate::parse(garbage).is_none());
+        }
     }
 }
