@@ -128,10 +128,12 @@ fn in_time(shared: &Shared, claims: &Map<String, Value>) -> Result<(), OAuthErro
 }
 
 /// The token-endpoint URLs Entra accepts as a certificate assertion's `aud`: the v2 and v1
-/// token endpoints and the authority, by tenant id or domain, with or without a trailing slash.
+/// token endpoints and the authority, by tenant id or domain, or `organizations`/`common` (a
+/// multi-tenant app's authority, whose token endpoint msal names), with or without a trailing
+/// slash.
 fn audience_accepted(shared: &Shared, audience: &str) -> bool {
     let audience = audience.trim_end_matches('/');
-    [shared.tenant_id.as_str(), shared.domain.as_str()].iter().any(|tenant| {
+    [shared.tenant_id.as_str(), shared.domain.as_str(), "organizations", "common"].iter().any(|tenant| {
         let authority = format!("{}/{tenant}", shared.base_url);
         [
             format!("{authority}/oauth2/v2.0/token"),

@@ -173,6 +173,10 @@ async fn the_tenant_checks_certificate_assertions_as_entra_does() {
     v1["aud"] = json!(format!("{}/oauth2/token", tenant.authority()));
     let v1 = certificate.sign_assertion(&v1, &SigningAlg::Rs256, false);
     assert_eq!(post_assertion(&tenant, JWT_BEARER, &v1).await, (200, None), "the v1 token endpoint");
+    let mut multi = valid.clone();
+    multi["aud"] = json!(format!("{}/organizations/oauth2/v2.0/token", tenant.authority_host()));
+    let multi = certificate.sign_assertion(&multi, &SigningAlg::Rs256, false);
+    assert_eq!(post_assertion(&tenant, JWT_BEARER, &multi).await, (200, None), "a multi-tenant authority");
 
     // Refused, each with Entra's code.
     let expired = certificate_claims(&tenant, now() - 3600, 600);
