@@ -22,9 +22,21 @@ pub(crate) struct Client {
     pub(crate) authenticated: bool,
     /// It has a secret, a certificate or a federated credential.
     pub(crate) confidential: bool,
+    /// It authenticated with a client assertion rather than a secret.
+    pub(crate) by_assertion: bool,
 }
 
 impl Client {
+    /// How it authenticated, as Entra's `azpacr`/`appidacr`: `0` not at all (a public client),
+    /// `1` a secret, `2` a certificate or another client assertion.
+    pub(crate) fn azpacr(&self) -> &'static str {
+        match (self.authenticated, self.by_assertion) {
+            (false, _) => "0",
+            (true, false) => "1",
+            (true, true) => "2",
+        }
+    }
+
     /// Confidential clients must authenticate (unless the grant says otherwise).
     pub(crate) fn require_secret(&self) -> Result<(), OAuthError> {
         if self.confidential && !self.authenticated {
@@ -118,10 +130,10 @@ pub(crate) async fn identify_client(req: &HttpRequest, shared: &Shared, params: 
         }
         let assertion = assertion.ok_or_else(|| OAuthError::missing("client_assertion"))?;
         super::assertions::verify(shared, app, assertion_type, assertion).await?;
-        return Ok(Client { app: app.clone(), authenticated: true, confidential });
+        return Ok(Client { app: app.clone(), authenticated: true, confidential, by_assertion: true });
     }
     let Some(presented) = secret else {
-        return Ok(Client { app: app.clone(), authenticated: false, confidential });
+        return Ok(Client { app: app.clone(), authenticated: false, confidential, by_assertion: false });
     };
     let Some(expected) = &app.client_secret else {
         return Err(OAuthError::invalid_client(
@@ -138,5 +150,5 @@ pub(crate) async fn identify_client(req: &HttpRequest, shared: &Shared, params: 
             ),
         ));
     }
-    Ok(Client { app: app.clone(), authenticated: true, confidential })
+    Ok(Client { app: app.clone(), authenticated: true, confidential, by_assertion: false })
 }

@@ -51,7 +51,7 @@ fn user_tokens(
     let mut access_token = TokenBuilder::new(shared.clone()).delegated(
         user,
         &client.app.client_id,
-        client.authenticated,
+        client.azpacr(),
         &request.resource,
         &request.scp,
     );
@@ -273,7 +273,8 @@ pub(crate) fn client_credentials(shared: &Arc<Shared>, client: &Client, params: 
         ));
     }
     let request = scopes::resolve(shared, scope)?;
-    let access_token = TokenBuilder::new(shared.clone()).app_for(&client.app, &request.resource).sign();
+    let access_token =
+        TokenBuilder::new(shared.clone()).app_for(&client.app, client.azpacr(), &request.resource).sign();
     Ok(json!({
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_SECONDS,

@@ -131,6 +131,9 @@ async fn a_certificate_gets_client_credentials_and_redeems_the_login_code() {
     let config = client_config(&tenant, &[("AAD_CLIENT_CERTIFICATE", file.display())]).unwrap();
     let token = TokenClient::new(config).unwrap().client_credentials(&scope(&tenant)).await.unwrap();
     assert!(validates(&tenant, &token.access_token).await);
+    let claims = aad_auth_tests::segments(token.access_token.expose_secret()).1;
+    let claims: Value = serde_json::from_slice(&aad_auth_tests::unb64(&claims)).unwrap();
+    assert_eq!(claims["azpacr"], "2", "Entra marks a certificate-authenticated client: {claims}");
     let accepted = tenant.accepted_assertions();
     assert_eq!(accepted.len(), 1, "{accepted:?}");
     assert_eq!(accepted[0].certificate.as_deref(), Some(certificate.thumbprint_sha256().as_str()));
