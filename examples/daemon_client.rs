@@ -21,7 +21,26 @@
 //!   cargo run --example daemon_client
 //! ```
 //!
-//! Against Azure: register the daemon app with a client secret, add the API's *application*
+//! With a certificate instead of the secret (`private_key_jwt`: the daemon signs a client
+//! assertion with the certificate's key for every token request; no secret is stored anywhere),
+//! against the local tenant started with the certificate registered on its API app:
+//!
+//! ```text
+//! openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=daemon -days 365 -keyout key.pem -out cert.pem
+//! cat cert.pem key.pem > daemon.pem
+//! DEV_TENANT_API_CERTIFICATE=cert.pem DEV_TENANT_HTTPS=1 cargo run --example dev_tenant
+//! AAD_AUTHORITY_HOST=<authority_host> AAD_TENANT_ID=<tenant_id> AAD_CLIENT_ID=<api_client_id> \
+//!   AAD_CLIENT_CERTIFICATE=daemon.pem AAD_CA_FILE=<ca_cert> \
+//!   API_BASE_URL=http://127.0.0.1:8000 API_SCOPE=<api_client_id>/.default \
+//!   cargo run --example daemon_client
+//! ```
+//!
+//! In Azure, upload `cert.pem` under the daemon app's *Certificates & secrets → Certificates*.
+//! The other credentials work the same way, one at a time: `AAD_CLIENT_ASSERTION_FILE` (or AKS
+//! workload identity's `AZURE_FEDERATED_TOKEN_FILE`) and `AAD_MANAGED_IDENTITY=true` on App
+//! Service or Container Apps (README, *App credentials*).
+//!
+//! Against Azure: register the daemon app with a client secret (or a certificate), add the API's *application*
 //! permission (an app role) and grant admin consent, then run with `AAD_TENANT_ID=<tenant id>
 //! AAD_CLIENT_ID=<daemon app id> AAD_CLIENT_SECRET=<secret value> API_BASE_URL=https://...
 //! API_SCOPE=api://<api app id>/.default API_PATHS=/test_auth_decorator`. The scope of this flow is always
@@ -40,10 +59,15 @@ use client_support::{
 
 async fn run() -> Result<(), Failure> {
     let config = client_config()?;
-    if config.client_secret().is_none() {
-        return Err(Failure::Config(
-            "AAD_CLIENT_SECRET is required: the daemon app's client secret (the client credentials flow)".into(),
-        ));
+    match config.client_credential() {
+        Some(credential) => eprintln!("authenticating with {}", credential.variable()),
+        None => {
+            return Err(Failure::Config(
+                "AAD_CLIENT_SECRET is required (or AAD_CLIENT_CERTIFICATE, AAD_CLIENT_ASSERTION_FILE or \
+                 AAD_MANAGED_IDENTITY): the daemon app's credential (the client credentials flow)"
+                    .into(),
+            ));
+        }
     }
     let base = api_base_url()?;
     let scope = api_scope("api://<api client id>/.default")?;

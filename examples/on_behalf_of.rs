@@ -34,7 +34,7 @@
 //! Against Azure: this API's registration needs a client secret and the downstream API's
 //! delegated permission (with consent); its callers request a scope this API exposes
 //! (`api://<this api>/user_impersonation`). Run with `AAD_TENANT_ID`, `AAD_CLIENT_ID` (this
-//! API), `AAD_CLIENT_SECRET`, `API_BASE_URL` (the downstream API) and `API_SCOPE`
+//! API), `AAD_CLIENT_SECRET` (or another credential: README, App credentials), `API_BASE_URL` (the downstream API) and `API_SCOPE`
 //! (`api://<downstream api>/.default` or one of its delegated scopes); `AAD_AUTHORITY_HOST` and
 //! `AAD_CA_FILE` are optional.
 

@@ -117,7 +117,7 @@ pub fn config_variables() -> &'static [&'static str] {
 
 /// Variables whose values must never appear in an error message (a session store URL may carry
 /// a password).
-const SECRET_VARIABLES: [&str; 3] = ["AAD_CLIENT_SECRET", "SESSION_SECRET", "SESSION_STORE"];
+const SECRET_VARIABLES: [&str; 4] = ["AAD_CLIENT_SECRET", "IDENTITY_HEADER", "SESSION_SECRET", "SESSION_STORE"];
 
 /// Secret values shorter than this are not looked for in messages (a one-letter secret appears
 /// in any message).

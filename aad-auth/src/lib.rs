@@ -47,6 +47,7 @@ mod bearer;
 pub mod client;
 pub mod clock;
 pub mod config;
+pub mod credential;
 mod csrf;
 mod downstream;
 mod error;

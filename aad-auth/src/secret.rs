@@ -56,6 +56,16 @@ secret_type!(
     /// An OpenID Connect id_token.
     IdToken
 );
+secret_type!(
+    /// A client assertion (a JWT the app proves itself with instead of a secret: signed with
+    /// its certificate's key, or a federated token from Kubernetes, GitHub or a managed
+    /// identity).
+    ClientAssertion
+);
+secret_type!(
+    /// The App Service / Container Apps managed identity endpoint's secret (`IDENTITY_HEADER`).
+    IdentityHeader
+);
 
 /// The key that encrypts session cookies (`SESSION_SECRET`): at least 64 bytes.
 #[derive(Clone, PartialEq, Eq)]

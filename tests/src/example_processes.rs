@@ -47,7 +47,8 @@ pub fn example_binary(name: &str) -> PathBuf {
 
 /// Prefixes of the variables examples read; none is inherited from the test's environment.
 const CLEARED_PREFIXES: [&str; 7] = ["AAD_", "AUTH_", "SESSION_", "DEV_TENANT_", "API_", "OBO_", "OAUTH_"];
-const CLEARED: [&str; 4] = ["HOST", "PORT", "WORKERS", "APP_NAME"];
+const CLEARED: [&str; 7] =
+    ["HOST", "PORT", "WORKERS", "APP_NAME", "AZURE_FEDERATED_TOKEN_FILE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER"];
 
 /// A command for the built example `name`: no inherited `AAD_*`/`API_*`/... variables, loopback
 /// calls off any proxy, and a working directory without a `.env`.
@@ -245,8 +246,14 @@ impl DevTenant {
 
 /// Starts `dev_tenant` over https with the first user signed in automatically.
 pub fn start_dev_tenant() -> DevTenant {
+    start_dev_tenant_with(&[])
+}
+
+/// [`start_dev_tenant`] with more `DEV_TENANT_*` variables.
+pub fn start_dev_tenant_with(extra: &[(&str, &str)]) -> DevTenant {
     let mut command = command("dev_tenant");
     command.env("DEV_TENANT_PORT", "0").env("DEV_TENANT_HTTPS", "1").env("DEV_TENANT_AUTO_USER", "first");
+    command.envs(extra.iter().copied());
     let process = spawn("dev_tenant", command);
     let line = process.line(Duration::from_secs(60), |line| line.starts_with('{'));
     let info = serde_json::from_str(&line).unwrap_or_else(|e| panic!("dev_tenant's line is not JSON ({e}): {line}"));

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 use url::Url;
 
 // The same names (and default host) as the API side's settings table.
+use crate::config::credentials::CredentialSettings;
 use crate::config::settings::{
-    AAD_AUTHORITY_HOST, AAD_CA_FILE, AAD_CLIENT_ID, AAD_CLIENT_SECRET, AAD_OPENID_CONFIG_URL, AAD_TENANT_ID,
-    DEFAULT_AUTHORITY_HOST,
+    AAD_AUTHORITY_HOST, AAD_CA_FILE, AAD_CLIENT_ASSERTION_FILE, AAD_CLIENT_CERTIFICATE, AAD_CLIENT_ID,
+    AAD_CLIENT_SECRET, AAD_MANAGED_IDENTITY, AAD_OPENID_CONFIG_URL, AAD_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE,
+    DEFAULT_AUTHORITY_HOST, IDENTITY_ENDPOINT, IDENTITY_HEADER,
 };
 use crate::config::{AadAuthConfig, ConfigError, Tenant, is_loopback};
-use crate::secret::ClientSecret;
+use crate::credential::ClientCredential;
+use crate::secret::{ClientSecret, IdentityHeader};
 
 /// The calling app and its tenant: what the token helpers of [`crate::client`] need.
 ///
@@ -20,11 +23,15 @@ use crate::secret::ClientSecret;
 /// | `AAD_CLIENT_ID` | required | the calling app's registration (client) id |
 /// | `AAD_TENANT_ID` | required | tenant GUID or domain; `organizations`/`common` for a multi-tenant public client |
 /// | `AAD_CLIENT_SECRET` | none | the calling app's secret (client credentials, on-behalf-of) |
+/// | `AAD_CLIENT_CERTIFICATE` | none | instead of a secret: a PEM file with the app's certificate and RSA private key (`private_key_jwt`) |
+/// | `AAD_CLIENT_ASSERTION_FILE` | none | instead of a secret: a federated assertion's file, read for every request (else `AZURE_FEDERATED_TOKEN_FILE` when nothing else is set) |
+/// | `AAD_MANAGED_IDENTITY` | false | instead of a secret: the App Service / Container Apps managed identity (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`) |
 /// | `AAD_AUTHORITY_HOST` | `https://login.microsoftonline.com` | national clouds, the local tenant; `http://` only for loopback hosts |
 /// | `AAD_OPENID_CONFIG_URL` | `{host}/{tenant}/v2.0/.well-known/openid-configuration` | an explicit discovery document |
 /// | `AAD_CA_FILE` | none | extra PEM root certificates to trust (corporate TLS inspection, the local tenant's https) |
 ///
-/// `Debug` never shows the secret.
+/// At most one credential: two refuse to build, naming both. `Debug` never shows a secret, a
+/// key or an assertion.
 ///
 /// ```no_run
 /// use aad_auth::client::ClientConfig;
@@ -40,7 +47,7 @@ use crate::secret::ClientSecret;
 pub struct ClientConfig {
     client_id: String,
     tenant: Tenant,
-    client_secret: Option<ClientSecret>,
+    credential: Option<ClientCredential>,
     authority_host: Url,
     openid_config_url: Option<Url>,
     ca_file: Option<PathBuf>,
@@ -48,8 +55,10 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Reads `AAD_CLIENT_ID`, `AAD_TENANT_ID`, `AAD_CLIENT_SECRET`, `AAD_AUTHORITY_HOST`,
-    /// `AAD_OPENID_CONFIG_URL` and `AAD_CA_FILE` from the process environment, after loading
+    /// Reads `AAD_CLIENT_ID`, `AAD_TENANT_ID`, the credential (`AAD_CLIENT_SECRET`,
+    /// `AAD_CLIENT_CERTIFICATE`, `AAD_CLIENT_ASSERTION_FILE`, `AZURE_FEDERATED_TOKEN_FILE`,
+    /// `AAD_MANAGED_IDENTITY` with `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`),
+    /// `AAD_AUTHORITY_HOST`, `AAD_OPENID_CONFIG_URL` and `AAD_CA_FILE` from the process environment, after loading
     /// `.env` (current directory or a parent) when there is one; the environment wins over `.env`.
     ///
     /// # Errors
@@ -70,13 +79,35 @@ impl ClientConfig {
     /// As [`ClientConfig::from_env`].
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| lookup(name).map(|value| value.trim().to_owned()).filter(|value| !value.is_empty());
+        let mut problems = Vec::new();
+        let managed_identity = match get(AAD_MANAGED_IDENTITY) {
+            None => Default::default(),
+            Some(value) => crate::config::settings::parse_managed_identity(&value).unwrap_or_else(|| {
+                problems.push(ConfigError::invalid(
+                    AAD_MANAGED_IDENTITY,
+                    "true, false, or the client id (a GUID) of a user-assigned identity",
+                    &value,
+                ));
+                Default::default()
+            }),
+        };
+        let credentials = CredentialSettings {
+            secret: get(AAD_CLIENT_SECRET).map(ClientSecret::new),
+            certificate: get(AAD_CLIENT_CERTIFICATE).map(PathBuf::from),
+            assertion_file: get(AAD_CLIENT_ASSERTION_FILE).map(PathBuf::from),
+            federated_token_file: get(AZURE_FEDERATED_TOKEN_FILE).map(PathBuf::from),
+            managed_identity,
+            identity_endpoint: get(IDENTITY_ENDPOINT),
+            identity_header: get(IDENTITY_HEADER).map(IdentityHeader::new),
+        };
         ClientConfigBuilder {
             client_id: get(AAD_CLIENT_ID),
             tenant_id: get(AAD_TENANT_ID),
-            client_secret: get(AAD_CLIENT_SECRET).map(ClientSecret::new),
+            credentials,
             authority_host: get(AAD_AUTHORITY_HOST),
             openid_config_url: get(AAD_OPENID_CONFIG_URL),
             ca_file: get(AAD_CA_FILE).map(PathBuf::from),
+            problems,
         }
         .build()
     }
@@ -86,10 +117,11 @@ impl ClientConfig {
         ClientConfigBuilder {
             client_id: Some(client_id.into()),
             tenant_id: Some(tenant_id.into()),
-            client_secret: None,
+            credentials: CredentialSettings::default(),
             authority_host: None,
             openid_config_url: None,
             ca_file: None,
+            problems: Vec::new(),
         }
     }
 
@@ -103,9 +135,18 @@ impl ClientConfig {
         &self.tenant
     }
 
-    /// The calling app's secret (`AAD_CLIENT_SECRET`).
+    /// The calling app's secret (`AAD_CLIENT_SECRET`), when its credential is a secret.
     pub fn client_secret(&self) -> Option<&ClientSecret> {
-        self.client_secret.as_ref()
+        match &self.credential {
+            Some(ClientCredential::Secret(secret)) => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// The calling app's credential: a secret, a certificate, a federated assertion file or a
+    /// managed identity (`None`: a public client).
+    pub fn client_credential(&self) -> Option<&ClientCredential> {
+        self.credential.as_ref()
     }
 
     /// The authority host without a trailing slash (`AAD_AUTHORITY_HOST`).
@@ -153,7 +194,7 @@ impl std::fmt::Debug for ClientConfig {
         f.debug_struct("ClientConfig")
             .field("client_id", &self.client_id)
             .field("tenant", &self.tenant)
-            .field("client_secret", &self.client_secret)
+            .field("credential", &self.credential)
             .field("authority_host", &self.authority_host())
             .field("openid_config_url", &self.openid_config_url.as_ref().map(Url::as_str))
             .field("ca_file", &self.ca_file)
@@ -168,7 +209,7 @@ impl From<&AadAuthConfig> for ClientConfig {
         Self {
             client_id: config.client_id.clone(),
             tenant: config.tenant.clone(),
-            client_secret: config.client_secret.clone(),
+            credential: config.credential.clone(),
             authority_host: config.authority_host.clone(),
             openid_config_url: config.openid_config_url.clone(),
             ca_file: config.ca_file.clone(),
@@ -183,16 +224,49 @@ impl From<&AadAuthConfig> for ClientConfig {
 pub struct ClientConfigBuilder {
     client_id: Option<String>,
     tenant_id: Option<String>,
-    client_secret: Option<ClientSecret>,
+    credentials: CredentialSettings,
     authority_host: Option<String>,
     openid_config_url: Option<String>,
     ca_file: Option<PathBuf>,
+    problems: Vec<ConfigError>,
 }
 
 impl ClientConfigBuilder {
     /// The calling app's secret (`AAD_CLIENT_SECRET`; default none: a public client).
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(ClientSecret::new(secret));
+        self.credentials.secret = Some(ClientSecret::new(secret));
+        self
+    }
+
+    /// A PEM file with the calling app's certificate and RSA private key
+    /// (`AAD_CLIENT_CERTIFICATE`; default none).
+    pub fn client_certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
+        self.credentials.certificate = Some(pem_file.into());
+        self
+    }
+
+    /// A federated assertion's file, read for every request (`AAD_CLIENT_ASSERTION_FILE`;
+    /// default none).
+    pub fn client_assertion_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.credentials.assertion_file = Some(file.into());
+        self
+    }
+
+    /// The App Service / Container Apps managed identity at `endpoint` (`IDENTITY_ENDPOINT`)
+    /// with the secret `header` (`IDENTITY_HEADER`) as the credential (`AAD_MANAGED_IDENTITY`);
+    /// `user_assigned`: a user-assigned identity's client id.
+    pub fn managed_identity(
+        mut self,
+        endpoint: impl Into<String>,
+        header: impl Into<String>,
+        user_assigned: Option<String>,
+    ) -> Self {
+        self.credentials.managed_identity = match user_assigned {
+            Some(client_id) => crate::config::credentials::ManagedIdentityChoice::User(client_id),
+            None => crate::config::credentials::ManagedIdentityChoice::System,
+        };
+        self.credentials.identity_endpoint = Some(endpoint.into());
+        self.credentials.identity_header = Some(IdentityHeader::new(header));
         self
     }
 
@@ -219,7 +293,8 @@ impl ClientConfigBuilder {
     /// # Errors
     /// A [`ConfigError`] naming every variable that is missing or malformed.
     pub fn build(self) -> Result<ClientConfig, ConfigError> {
-        let mut problems = Vec::new();
+        let mut problems = self.problems;
+        let credential = self.credentials.choose(&mut problems);
         let client_id = match self.client_id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) {
             Some(id) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => id,
             Some(id) => {
@@ -304,7 +379,7 @@ impl ClientConfigBuilder {
         Ok(ClientConfig {
             client_id,
             tenant,
-            client_secret: self.client_secret,
+            credential,
             authority_host,
             openid_config_url,
             ca_file: self.ca_file,

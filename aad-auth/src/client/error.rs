@@ -110,6 +110,18 @@ fn hint(code: u32) -> Option<&'static str> {
              in the registration)"
         }
         700_025 => "the app is a public client: unset AAD_CLIENT_SECRET",
+        700_027 => {
+            "the certificate of AAD_CLIENT_CERTIFICATE is not uploaded to this app registration (Certificates & \
+             secrets), or the federated token's signature does not verify"
+        }
+        700_024 => {
+            "the client assertion has expired or is not valid yet: check the machine's clock, or a stale \
+             AAD_CLIENT_ASSERTION_FILE / AZURE_FEDERATED_TOKEN_FILE"
+        }
+        70_021 | 700_211 | 700_212 | 700_213 => {
+            "no federated credential of the app registration matches the token's issuer, subject and audience \
+             (api://AzureADTokenExchange): add one under Certificates & secrets, Federated credentials"
+        }
         700_016 => "check AAD_CLIENT_ID and AAD_TENANT_ID: the app is not registered in that tenant",
         90_002 => "check AAD_TENANT_ID and AAD_AUTHORITY_HOST: the tenant was not found",
         90_009 => "an app asking for a token to itself must name itself by client id: use `{client id}/.default`",

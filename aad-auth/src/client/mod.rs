@@ -3,11 +3,12 @@
 //! | flow | who | helper | needs |
 //! |---|---|---|---|
 //! | device code | a person at a console or on a device without a browser | [`device_code`], [`TokenClient::device_code`] | a public client registration (allow public client flows) |
-//! | client credentials | a daemon or service acting as itself (app-only token with app roles) | [`client_credentials`], [`TokenClient::client_credentials`] | `AAD_CLIENT_SECRET`; the API's app roles granted to the app |
-//! | on-behalf-of | an API calling a downstream API as its caller | [`on_behalf_of`], [`TokenClient::on_behalf_of`] | `AAD_CLIENT_SECRET`; the caller's token issued for this API |
+//! | client credentials | a daemon or service acting as itself (app-only token with app roles) | [`client_credentials`], [`TokenClient::client_credentials`] | a client credential (`AAD_CLIENT_SECRET`, a certificate, a federated assertion, a managed identity: [`crate::credential`]); the API's app roles granted to the app |
+//! | on-behalf-of | an API calling a downstream API as its caller | [`on_behalf_of`], [`TokenClient::on_behalf_of`] | a client credential; the caller's token issued for this API |
 //!
 //! Configuration comes from the same variables as the API side ([`ClientConfig::from_env`]:
-//! `AAD_AUTHORITY_HOST`, `AAD_TENANT_ID`, `AAD_CLIENT_ID`, `AAD_CLIENT_SECRET`, `AAD_CA_FILE`),
+//! `AAD_AUTHORITY_HOST`, `AAD_TENANT_ID`, `AAD_CLIENT_ID`, `AAD_CLIENT_SECRET` or another
+//! credential, `AAD_CA_FILE`),
 //! here describing the *calling* app. The token endpoint is found through Entra's v2 discovery
 //! document; requests go through the `openidconnect`/`oauth2` crates (10 s timeouts, no
 //! redirects, `AAD_CA_FILE` roots). Errors ([`ClientError`]) name the setting to fix and never

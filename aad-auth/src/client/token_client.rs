@@ -17,6 +17,7 @@ use url::Url;
 use super::config::ClientConfig;
 use super::error::{ClientError, aadsts_code, sanitise_description};
 use crate::config::{ConfigError, is_loopback};
+use crate::credential::{ClientAuth, CredentialError};
 use crate::http::{self, FetchError, describe, display_url, read_capped};
 use crate::secret::{AccessToken, RefreshToken};
 
@@ -289,14 +290,15 @@ impl TokenClient {
                 DeviceCodeErrorResponseType::AccessDenied => Err(ClientError::Declined),
                 DeviceCodeErrorResponseType::ExpiredToken => Err(ClientError::Expired),
                 other if other.as_ref() == "authorization_declined" => Err(ClientError::Declined),
-                _ => Err(self.refused(FLOW, &error, None)),
+                _ => Err(self.refused(FLOW, &error, &[])),
             },
             Err(error) => Err(self.request_error(FLOW, error, None)),
         }
     }
 
     /// Client credentials flow (a daemon or service acts as itself): an app-only token carrying
-    /// the app roles granted to the calling app. Needs `AAD_CLIENT_SECRET`.
+    /// the app roles granted to the calling app. Needs a client credential (`AAD_CLIENT_SECRET`,
+    /// `AAD_CLIENT_CERTIFICATE`, a federated assertion file or a managed identity).
     ///
     /// `scope` must be `{application ID URI or client id of the API}/.default`.
     ///
@@ -307,25 +309,33 @@ impl TokenClient {
     /// ```
     ///
     /// # Errors
-    /// [`ClientError::Config`] without a secret; [`ClientError::Refused`] (a wrong secret:
-    /// `invalid_client`, AADSTS7000215), [`ClientError::Unreachable`], [`ClientError::Discovery`].
+    /// [`ClientError::Config`] without a credential, or with an assertion file that cannot be
+    /// read; [`ClientError::Refused`] (a wrong secret: `invalid_client`, AADSTS7000215; a
+    /// certificate the app does not have: AADSTS700027), [`ClientError::Unreachable`] (the token
+    /// endpoint, or the managed identity endpoint), [`ClientError::Discovery`].
     pub async fn client_credentials(&self, scope: &str) -> Result<ClientToken, ClientError> {
         const FLOW: &str = "client credentials";
-        self.require_secret(FLOW)?;
+        self.require_credential(FLOW)?;
         let endpoints = self.endpoints().await?;
+        let auth = self.client_auth(&endpoints.token).await?;
         let client = self.oauth_client(&endpoints.token);
         let send = TokenSender(&self.inner.http);
-        let response =
-            client.exchange_client_credentials().add_scope(Scope::new(scope.to_owned())).request_async(&send).await;
-        match response {
+        let mut request = client.exchange_client_credentials().add_scope(Scope::new(scope.to_owned()));
+        if let ClientAuth::Assertion(_) = &auth {
+            for (name, value) in auth.form() {
+                request = request.add_extra_param(name, value.to_owned());
+            }
+        }
+        match request.request_async(&send).await {
             Ok(response) => Ok(token(&response)),
-            Err(error) => Err(self.request_error(FLOW, error, None)),
+            Err(error) => Err(self.request_error(FLOW, error, Some(auth.expose_secret()))),
         }
     }
 
     /// On-behalf-of flow (an API calls a downstream API as its caller): exchanges the caller's
     /// access token (`assertion`, issued for this app) for a token to the downstream API's
-    /// `scopes` (for example `api://downstream/.default`). Needs `AAD_CLIENT_SECRET`.
+    /// `scopes` (for example `api://downstream/.default`). Needs a client credential (a secret,
+    /// a certificate, a federated assertion file or a managed identity).
     ///
     /// oauth2 has no builder for this grant (`urn:ietf:params:oauth:grant-type:jwt-bearer` with
     /// `requested_token_use=on_behalf_of`), so the form is posted here; the reply is read with
@@ -339,8 +349,8 @@ impl TokenClient {
     /// ```
     ///
     /// # Errors
-    /// [`ClientError::Config`] without a secret; [`ClientError::Refused`] (an assertion that is
-    /// not a user token for this app: `invalid_grant`, AADSTS50013), [`ClientError::Unreachable`],
+    /// [`ClientError::Config`] without a credential; [`ClientError::Refused`] (an assertion that
+    /// is not a user token for this app: `invalid_grant`, AADSTS50013), [`ClientError::Unreachable`],
     /// [`ClientError::InvalidResponse`].
     pub async fn on_behalf_of<I, S>(&self, assertion: &AccessToken, scopes: I) -> Result<ClientToken, ClientError>
     where
@@ -348,17 +358,17 @@ impl TokenClient {
         S: Into<String>,
     {
         const FLOW: &str = "on-behalf-of";
-        let secret = self.require_secret(FLOW)?;
+        self.require_credential(FLOW)?;
         let endpoints = self.endpoints().await?;
+        let auth = self.client_auth(&endpoints.token).await?;
         let scope = scopes.into_iter().map(Into::into).collect::<Vec<String>>().join(" ");
-        let form = [
-            ("grant_type", JWT_BEARER),
-            ("client_id", self.inner.config.client_id()),
-            ("client_secret", secret),
+        let mut form = vec![("grant_type", JWT_BEARER), ("client_id", self.inner.config.client_id())];
+        form.extend(auth.form());
+        form.extend([
             ("assertion", assertion.expose_secret()),
             ("scope", scope.as_str()),
             ("requested_token_use", "on_behalf_of"),
-        ];
+        ]);
         let shown = display_url(&endpoints.token);
         let mut response = self
             .inner
@@ -385,7 +395,7 @@ impl TokenClient {
             return Err(ClientError::ClaimsChallenge { flow: FLOW, claims });
         }
         match serde_json::from_slice::<StandardErrorResponse<openidconnect::core::CoreErrorResponseType>>(&body) {
-            Ok(error) => Err(self.refused(FLOW, &error, Some(assertion.expose_secret()))),
+            Ok(error) => Err(self.refused(FLOW, &error, &[assertion.expose_secret(), auth.expose_secret()])),
             Err(_) => Err(ClientError::InvalidResponse {
                 url: shown,
                 reason: format!("HTTP {} without an OAuth error", status.as_u16()),
@@ -416,27 +426,54 @@ impl TokenClient {
     {
         const FLOW: &str = "refresh token";
         let endpoints = self.endpoints().await?;
+        // A public client has no credential to send.
+        let auth = match self.inner.config.client_credential() {
+            Some(_) => Some(self.client_auth(&endpoints.token).await?),
+            None => None,
+        };
         let client = self.oauth_client(&endpoints.token);
         let send = TokenSender(&self.inner.http);
         let refresh = openidconnect::RefreshToken::new(refresh_token.expose_secret().to_owned());
-        let response = client
+        let mut request = client
             .exchange_refresh_token(&refresh)
-            .add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())))
-            .request_async(&send)
-            .await;
-        match response {
+            .add_scopes(scopes.into_iter().map(|scope| Scope::new(scope.into())));
+        if let Some(auth @ ClientAuth::Assertion(_)) = &auth {
+            for (name, value) in auth.form() {
+                request = request.add_extra_param(name, value.to_owned());
+            }
+        }
+        match request.request_async(&send).await {
             Ok(response) => Ok(token(&response)),
             Err(error) => Err(self.request_error(FLOW, error, Some(refresh_token.expose_secret()))),
         }
     }
 
-    fn require_secret(&self, flow: &'static str) -> Result<&str, ClientError> {
-        self.inner.config.client_secret().map(|secret| secret.expose_secret()).ok_or_else(|| {
-            ClientError::Config(ConfigError::Conflict {
+    fn require_credential(&self, flow: &'static str) -> Result<(), ClientError> {
+        match self.inner.config.client_credential() {
+            Some(_) => Ok(()),
+            None => Err(ClientError::Config(ConfigError::Conflict {
                 var: "AAD_CLIENT_SECRET",
-                message: format!("the {flow} flow needs the calling app's client secret; set AAD_CLIENT_SECRET"),
-            })
-        })
+                message: format!(
+                    "the {flow} flow needs the calling app's credential; set AAD_CLIENT_SECRET (or \
+                     AAD_CLIENT_CERTIFICATE, AAD_CLIENT_ASSERTION_FILE or AAD_MANAGED_IDENTITY)"
+                ),
+            })),
+        }
+    }
+
+    /// What authenticates one request to `token_url`: the secret, or a fresh client assertion.
+    async fn client_auth(&self, token_url: &Url) -> Result<ClientAuth, ClientError> {
+        let config = &self.inner.config;
+        let Some(credential) = config.client_credential() else {
+            return Err(ClientError::Config(ConfigError::Missing {
+                var: "AAD_CLIENT_SECRET",
+                expected: "a client credential",
+            }));
+        };
+        credential
+            .authenticate(&self.inner.http, config.client_id(), token_url.as_str())
+            .await
+            .map_err(credential_error)
     }
 
     /// An oauth2 client for the token endpoint; the secret, if any, goes in the request body
@@ -471,13 +508,13 @@ impl TokenClient {
         &self,
         flow: &'static str,
         error: &StandardErrorResponse<T>,
-        assertion: Option<&str>,
+        sent: &[&str],
     ) -> ClientError {
         let mut secrets: Vec<&str> = Vec::new();
         if let Some(secret) = self.inner.config.client_secret() {
             secrets.push(secret.expose_secret());
         }
-        secrets.extend(assertion);
+        secrets.extend(sent);
         let description = error.error_description().map(|text| sanitise_description(text, &secrets));
         let code = description.as_deref().and_then(aadsts_code);
         let error_code: String =
@@ -489,10 +526,10 @@ impl TokenClient {
         &self,
         flow: &'static str,
         error: RequestTokenError<FetchError, StandardErrorResponse<T>>,
-        assertion: Option<&str>,
+        sent: Option<&str>,
     ) -> ClientError {
         match error {
-            RequestTokenError::ServerResponse(error) => self.refused(flow, &error, assertion),
+            RequestTokenError::ServerResponse(error) => self.refused(flow, &error, sent.as_slice()),
             RequestTokenError::Request(error) => fetch_error(error),
             RequestTokenError::Parse(error, _) => ClientError::InvalidResponse {
                 url: "the token endpoint".into(),
@@ -531,6 +568,15 @@ fn token(response: &CoreTokenResponse) -> ClientToken {
         expires_at: expires_in.and_then(|lifetime| SystemTime::now().checked_add(lifetime)),
         scopes: response.scopes().map(|scopes| scopes.iter().map(|s| s.to_string()).collect()).unwrap_or_default(),
         refresh_token: response.refresh_token().map(|token| RefreshToken::new(token.secret().clone())),
+    }
+}
+
+/// A credential that failed before the request: a file is a configuration problem, the
+/// managed identity endpoint an unreachable service.
+fn credential_error(error: CredentialError) -> ClientError {
+    match error {
+        CredentialError::File { var, path, reason } => ClientError::Config(ConfigError::File { var, path, reason }),
+        CredentialError::Endpoint { url, reason } => ClientError::Unreachable { url, reason },
     }
 }
 

@@ -47,6 +47,14 @@ pub enum ConfigError {
         /// Why the file is unusable.
         reason: String,
     },
+    /// Settings that exclude each other are set together (more than one client credential).
+    #[error("{}: {message}", vars.join(", "))]
+    Exclusive {
+        /// Every variable involved.
+        vars: Vec<&'static str>,
+        /// Why the combination is refused and how to fix it.
+        message: String,
+    },
     /// Several problems at once, so that they can all be fixed in one go.
     #[error("{} configuration problems:\n{}", .0.len(), Lines(.0))]
     Several(Vec<ConfigError>),
@@ -60,6 +68,7 @@ impl ConfigError {
             | Self::Invalid { var, .. }
             | Self::Conflict { var, .. }
             | Self::File { var, .. } => vec![*var],
+            Self::Exclusive { vars, .. } => vars.clone(),
             Self::Several(all) => all.iter().flat_map(Self::variables).collect(),
         }
     }

@@ -7,6 +7,7 @@
 //! variable, whichever way it was set. Every problem is reported at once, one line each, and
 //! none that only follows from a value already reported.
 
+pub(crate) mod credentials;
 pub(crate) mod env;
 mod error;
 mod graph;
@@ -23,7 +24,8 @@ use ipnet::IpNet;
 use url::Url;
 pub(crate) use validate::{is_loopback, origin_only};
 
-use crate::secret::{ClientSecret, SessionSecret};
+use crate::credential::ClientCredential;
+use crate::secret::{ClientSecret, IdentityHeader, SessionSecret};
 
 /// The Entra ID tenant an app accepts tokens from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -283,7 +285,7 @@ const PROMPTS: [&str; 5] = ["login", "select_account", "consent", "none", "creat
 pub struct AadAuthConfig {
     pub(crate) client_id: String,
     pub(crate) tenant: Tenant,
-    pub(crate) client_secret: Option<ClientSecret>,
+    pub(crate) credential: Option<ClientCredential>,
     pub(crate) authority_host: Url,
     pub(crate) openid_config_url: Option<Url>,
     pub(crate) ca_file: Option<PathBuf>,
@@ -355,9 +357,18 @@ impl AadAuthConfig {
     pub fn tenant(&self) -> &Tenant {
         &self.tenant
     }
-    /// The client secret (`AAD_CLIENT_SECRET`).
+    /// The client secret (`AAD_CLIENT_SECRET`), when the app's credential is a secret.
     pub fn client_secret(&self) -> Option<&ClientSecret> {
-        self.client_secret.as_ref()
+        match &self.credential {
+            Some(ClientCredential::Secret(secret)) => Some(secret),
+            _ => None,
+        }
+    }
+    /// The app's credential for the token endpoint (browser login, on-behalf-of, client
+    /// credentials, Graph): a secret, a certificate, a federated assertion file or a managed
+    /// identity; `None` for an app that only validates bearer tokens.
+    pub fn client_credential(&self) -> Option<&ClientCredential> {
+        self.credential.as_ref()
     }
     /// The authority host (`AAD_AUTHORITY_HOST`), without a trailing slash.
     pub fn authority_host(&self) -> &str {
@@ -518,7 +529,7 @@ impl AadAuthConfig {
 pub struct AadAuthConfigBuilder {
     client_id: Option<String>,
     tenant_id: Option<String>,
-    client_secret: Option<ClientSecret>,
+    credentials: credentials::CredentialSettings,
     authority_host: Option<String>,
     openid_config_url: Option<String>,
     ca_file: Option<PathBuf>,
@@ -557,7 +568,7 @@ impl AadAuthConfigBuilder {
         Self {
             client_id,
             tenant_id,
-            client_secret: None,
+            credentials: credentials::CredentialSettings::default(),
             authority_host: None,
             openid_config_url: None,
             ca_file: None,
@@ -597,9 +608,42 @@ impl AadAuthConfigBuilder {
         self.tenant_id = Some(tenant_id.into());
         self
     }
-    /// The client secret (`AAD_CLIENT_SECRET`; default none).
+    /// The client secret (`AAD_CLIENT_SECRET`; default none). At most one client credential may
+    /// be set: two refuse to start, naming both.
     pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(ClientSecret::new(secret));
+        self.credentials.secret = Some(ClientSecret::new(secret));
+        self
+    }
+    /// A PEM file holding the app's certificate and its RSA private key
+    /// (`AAD_CLIENT_CERTIFICATE`; default none): token requests carry a client assertion signed
+    /// with it. Read and checked by `build`.
+    pub fn client_certificate(mut self, pem_file: impl Into<PathBuf>) -> Self {
+        self.credentials.certificate = Some(pem_file.into());
+        self
+    }
+    /// A file holding a federated assertion, read again for every token request
+    /// (`AAD_CLIENT_ASSERTION_FILE`; default none; `AZURE_FEDERATED_TOKEN_FILE`, as AKS workload
+    /// identity sets it, when no credential is set at all).
+    pub fn client_assertion_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.credentials.assertion_file = Some(file.into());
+        self
+    }
+    /// The App Service / Container Apps managed identity as the app's credential
+    /// (`AAD_MANAGED_IDENTITY=true` with `IDENTITY_ENDPOINT` and `IDENTITY_HEADER`; default none):
+    /// its token for `api://AzureADTokenExchange` is the client assertion. `user_assigned`: the
+    /// client id of a user-assigned identity (`None`: the system-assigned one).
+    pub fn managed_identity(
+        mut self,
+        endpoint: impl Into<String>,
+        header: impl Into<String>,
+        user_assigned: Option<String>,
+    ) -> Self {
+        self.credentials.managed_identity = match user_assigned {
+            Some(client_id) => credentials::ManagedIdentityChoice::User(client_id),
+            None => credentials::ManagedIdentityChoice::System,
+        };
+        self.credentials.identity_endpoint = Some(endpoint.into());
+        self.credentials.identity_header = Some(IdentityHeader::new(header));
         self
     }
     /// The authority host (`AAD_AUTHORITY_HOST`; default `https://login.microsoftonline.com`).

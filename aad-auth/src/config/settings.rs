@@ -32,7 +32,7 @@ use super::{AadAuthConfigBuilder, ConfigError};
 
 mod readers;
 
-pub(crate) use readers::SESSION_SECRET_EXPECTED;
+pub(crate) use readers::{SESSION_SECRET_EXPECTED, parse_managed_identity};
 
 /// How a variable's value is read, and where it lands in the builder.
 #[derive(Clone, Copy)]
@@ -193,6 +193,11 @@ macro_rules! setting {
     };
 }
 
+/// The variables that choose the app's client credential, at most one of which may be set
+/// (`AZURE_FEDERATED_TOKEN_FILE` counts only without them: `config/credentials.rs`).
+pub(crate) const CREDENTIAL_VARIABLES: [&str; 4] =
+    [AAD_CLIENT_SECRET, AAD_CLIENT_CERTIFICATE, AAD_CLIENT_ASSERTION_FILE, AAD_MANAGED_IDENTITY];
+
 /// Microsoft's global authority host, `AAD_AUTHORITY_HOST`'s default.
 pub(crate) const DEFAULT_AUTHORITY_HOST: &str = "https://login.microsoftonline.com";
 
@@ -213,7 +218,25 @@ settings! {
     AAD_TENANT_ID: text(tenant_id, "required") =>
         "tenant GUID or domain; `organizations`/`common` = multi-tenant";
     AAD_CLIENT_SECRET: custom(readers::read_client_secret, "none") =>
-        "client secret (browser login, on-behalf-of, client credentials)";
+        "client secret (browser login, on-behalf-of, client credentials, Graph); at most one client credential of \
+         this and the next three (see App credentials)";
+    AAD_CLIENT_CERTIFICATE: path(credentials.certificate, "none") =>
+        "a PEM file with the certificate registered on the app and its unencrypted RSA private key: the app \
+         signs a client assertion (`private_key_jwt`, `x5t#S256`) for every token request";
+    AAD_CLIENT_ASSERTION_FILE: path(credentials.assertion_file, "none") =>
+        "a file holding a federated assertion (a JWT from an issuer the app trusts, such as GitHub or \
+         Kubernetes), read again for every token request";
+    AAD_MANAGED_IDENTITY: custom(readers::read_managed_identity, "false") =>
+        "`true`: the App Service / Container Apps managed identity's token (for `api://AzureADTokenExchange`) is \
+         the app's federated assertion; a client id picks a user-assigned identity";
+    AZURE_FEDERATED_TOKEN_FILE: path(credentials.federated_token_file, "none") =>
+        "set by AKS workload identity: used as `AAD_CLIENT_ASSERTION_FILE` when no other credential is set (one \
+         that is wins, and start-up logs it)";
+    IDENTITY_ENDPOINT: text(credentials.identity_endpoint, "none") =>
+        "set by App Service / Container Apps with a managed identity; read with `AAD_MANAGED_IDENTITY`";
+    IDENTITY_HEADER: custom(readers::read_identity_header, "none") =>
+        "set by App Service / Container Apps with a managed identity (a secret, never shown); read with \
+         `AAD_MANAGED_IDENTITY`";
     AAD_AUTHORITY_HOST: text(authority_host, "`https://login.microsoftonline.com`") =>
         "national clouds, B2C/CIAM hosts, the local tenant; `http://` only for localhost";
     AAD_OPENID_CONFIG_URL: text(openid_config_url, "`{host}/{tenant}/v2.0/.well-known/openid-configuration`") =>
@@ -266,8 +289,8 @@ settings! {
          it, 503 with `Retry-After`, never 401";
     AAD_GROUPS_OVERAGE: custom(readers::read_groups_overage, "`off`") =>
         "`graph`: a route that requires groups asks Microsoft Graph (`checkMemberGroups`, with the app's own \
-         token) about a caller whose token has a groups overage, instead of refusing it; needs \
-         `AAD_CLIENT_SECRET` and admin-consented Graph application permissions (see Groups overage)";
+         token) about a caller whose token has a groups overage, instead of refusing it; needs a client \
+         credential (`AAD_CLIENT_SECRET` or another, see App credentials) and admin-consented Graph application permissions (see Groups overage)";
     AAD_GROUPS_CACHE_TTL: seconds(groups_cache_ttl, 3600, 0..=86400) =>
         "how long Graph's answer is kept per (tenant, user, route's groups); failures are never kept";
     AAD_GRAPH_URL: text(graph_url, "from the authority host") =>

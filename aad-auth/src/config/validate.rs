@@ -307,11 +307,15 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
         )
     };
 
+    let credential = std::mem::take(&mut builder.credentials).choose(&mut problems);
     let graph_url = graph_url(
         GraphSettings {
             explicit: builder.graph_url.as_deref(),
             overage: builder.groups_overage,
-            has_secret: builder.client_secret.is_some(),
+            // A credential already refused is not reported again as missing.
+            has_secret: credential.is_some()
+                || reported(&problems, &CREDENTIAL_VARIABLES)
+                || reported(&problems, &[AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER]),
         },
         authority_host.as_ref(),
         enabled,
@@ -356,7 +360,7 @@ pub(super) fn build(mut builder: AadAuthConfigBuilder) -> Result<AadAuthConfig, 
     Ok(AadAuthConfig {
         client_id,
         tenant,
-        client_secret: builder.client_secret,
+        credential,
         authority_host,
         openid_config_url,
         ca_file: builder.ca_file,
@@ -433,7 +437,7 @@ fn graph_url(
             var: AAD_GROUPS_OVERAGE,
             message: format!(
                 "{AAD_GROUPS_OVERAGE}=graph asks Microsoft Graph with the app's own token (client credentials), which \
-                 needs a client credential: set {AAD_CLIENT_SECRET}, or set {AAD_GROUPS_OVERAGE}=off"
+                 needs a client credential: set {AAD_CLIENT_SECRET} (or another, see App credentials), or set {AAD_GROUPS_OVERAGE}=off"
             ),
         });
     }

@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::authority::ProviderMetadata;
 use crate::config::AadAuthConfig;
+use crate::credential::ClientAuth;
 use crate::http::{self, FetchError};
 
 /// Token responses larger than this are refused (Entra's are a few KiB).
@@ -123,6 +124,31 @@ pub(crate) fn authorize(
     })
 }
 
+/// The client assertion of one token request, when the app's credential is not a secret (the
+/// secret is set on the client by [`client`]). A credential that cannot be used (an assertion
+/// file gone, the managed identity endpoint down) is an upstream failure, named without its
+/// content.
+async fn assertion(
+    config: &AadAuthConfig,
+    metadata: &ProviderMetadata,
+    http_client: &reqwest::Client,
+) -> Result<Vec<(&'static str, String)>, ExchangeError> {
+    let Some(credential) = config.client_credential() else {
+        return Ok(Vec::new());
+    };
+    let token = metadata
+        .token_endpoint
+        .as_ref()
+        .ok_or_else(|| ExchangeError::Upstream("the discovery document has no token_endpoint".to_owned()))?;
+    match credential.authenticate(http_client, config.client_id(), token.as_str()).await {
+        Ok(auth @ ClientAuth::Assertion(_)) => {
+            Ok(auth.form().into_iter().map(|(name, value)| (name, value.to_owned())).collect())
+        }
+        Ok(ClientAuth::Secret(_)) => Ok(Vec::new()),
+        Err(error) => Err(ExchangeError::Upstream(error.to_string())),
+    }
+}
+
 /// Redeems an authorization code (with the PKCE verifier and the byte-identical redirect URI).
 pub(crate) async fn exchange_code(
     config: &AadAuthConfig,
@@ -134,15 +160,16 @@ pub(crate) async fn exchange_code(
 ) -> Result<Tokens, ExchangeError> {
     let client = client(config, metadata, redirect_uri).map_err(ExchangeError::Upstream)?;
     let send = |request| http::send_token_request(http_client, request, MAX_TOKEN_RESPONSE_BYTES);
-    let response = client
+    let mut request = client
         .exchange_code(AuthorizationCode::new(code.to_owned()))
         .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()))
         .set_redirect_uri(Cow::Owned(
             RedirectUrl::new(redirect_uri.to_owned()).map_err(|e| ExchangeError::Upstream(e.to_string()))?,
-        ))
-        .request_async(&send)
-        .await;
-    tokens(response)
+        ));
+    for (name, value) in assertion(config, metadata, http_client).await? {
+        request = request.add_extra_param(name, value);
+    }
+    tokens(request.request_async(&send).await)
 }
 
 /// Uses a refresh token.
@@ -159,6 +186,9 @@ pub(crate) async fn refresh(
     let mut request = client.exchange_refresh_token(&refresh_token);
     for scope in scopes(config) {
         request = request.add_scope(Scope::new(scope));
+    }
+    for (name, value) in assertion(config, metadata, http_client).await? {
+        request = request.add_extra_param(name, value);
     }
     tokens(request.request_async(&send).await)
 }

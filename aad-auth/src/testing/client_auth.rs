@@ -16,16 +16,30 @@ use super::proto::{OAuthError, Params, param};
 use super::registry::AppRegistration;
 use crate::log_safe::clip;
 
-/// The calling client, and whether it proved its secret.
+/// The calling client, and whether it proved its secret (or presented a valid assertion).
 pub(crate) struct Client {
     pub(crate) app: AppRegistration,
     pub(crate) authenticated: bool,
+    /// It has a secret, a certificate or a federated credential.
+    pub(crate) confidential: bool,
+    /// It authenticated with a client assertion rather than a secret.
+    pub(crate) by_assertion: bool,
 }
 
 impl Client {
+    /// How it authenticated, as Entra's `azpacr`/`appidacr`: `0` not at all (a public client),
+    /// `1` a secret, `2` a certificate or another client assertion.
+    pub(crate) fn azpacr(&self) -> &'static str {
+        match (self.authenticated, self.by_assertion) {
+            (false, _) => "0",
+            (true, false) => "1",
+            (true, true) => "2",
+        }
+    }
+
     /// Confidential clients must authenticate (unless the grant says otherwise).
     pub(crate) fn require_secret(&self) -> Result<(), OAuthError> {
-        if self.app.client_secret.is_some() && !self.authenticated {
+        if self.confidential && !self.authenticated {
             return Err(OAuthError::invalid_client(
                 7_000_218,
                 "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
@@ -61,8 +75,9 @@ fn basic_credentials(req: &HttpRequest) -> Result<Option<(String, String)>, OAut
     Ok(Some((unescape(id), unescape(secret))))
 }
 
-/// Finds the client and checks any secret it presented (in the body or with HTTP Basic).
-pub(crate) fn identify_client(req: &HttpRequest, shared: &Shared, params: &Params) -> Result<Client, OAuthError> {
+/// Finds the client and checks any secret (in the body or with HTTP Basic) or client assertion
+/// it presented.
+pub(crate) async fn identify_client(req: &HttpRequest, shared: &Shared, params: &Params) -> Result<Client, OAuthError> {
     let basic = basic_credentials(req)?;
     let posted = param(params, "client_secret");
     let client_id = match (&basic, param(params, "client_id")) {
@@ -97,8 +112,28 @@ pub(crate) fn identify_client(req: &HttpRequest, shared: &Shared, params: &Param
             ),
         ));
     };
+    let confidential = shared.is_confidential(app);
+    let assertion = param(params, "client_assertion");
+    let assertion_type = param(params, "client_assertion_type");
+    if assertion.is_some() || assertion_type.is_some() {
+        if secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                900_144,
+                "The client authenticated with more than one method (client_assertion and client_secret).",
+            ));
+        }
+        if !confidential {
+            return Err(OAuthError::invalid_client(
+                700_025,
+                "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
+            ));
+        }
+        let assertion = assertion.ok_or_else(|| OAuthError::missing("client_assertion"))?;
+        super::assertions::verify(shared, app, assertion_type, assertion).await?;
+        return Ok(Client { app: app.clone(), authenticated: true, confidential, by_assertion: true });
+    }
     let Some(presented) = secret else {
-        return Ok(Client { app: app.clone(), authenticated: false });
+        return Ok(Client { app: app.clone(), authenticated: false, confidential, by_assertion: false });
     };
     let Some(expected) = &app.client_secret else {
         return Err(OAuthError::invalid_client(
@@ -115,5 +150,5 @@ pub(crate) fn identify_client(req: &HttpRequest, shared: &Shared, params: &Param
             ),
         ));
     }
-    Ok(Client { app: app.clone(), authenticated: true })
+    Ok(Client { app: app.clone(), authenticated: true, confidential, by_assertion: false })
 }

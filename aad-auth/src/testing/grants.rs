@@ -55,7 +55,7 @@ fn user_tokens(
     let mut access_token = TokenBuilder::new(shared.clone()).delegated(
         user,
         &client.app.client_id,
-        client.authenticated,
+        client.azpacr(),
         &request.resource,
         &scp,
     );
@@ -262,7 +262,7 @@ pub(crate) fn refresh_token(
 
 pub(crate) fn client_credentials(shared: &Arc<Shared>, client: &Client, params: &Params) -> Result<Value, OAuthError> {
     client.require_secret()?;
-    if client.app.client_secret.is_none() {
+    if !client.confidential {
         return Err(OAuthError::bad_request(
             "unauthorized_client",
             700_025,
@@ -283,7 +283,8 @@ pub(crate) fn client_credentials(shared: &Arc<Shared>, client: &Client, params: 
         ));
     }
     let request = scopes::resolve(shared, scope)?;
-    let access_token = TokenBuilder::new(shared.clone()).app_for(&client.app, &request.resource).sign();
+    let access_token =
+        TokenBuilder::new(shared.clone()).app_for(&client.app, client.azpacr(), &request.resource).sign();
     Ok(json!({
         "token_type": "Bearer",
         "expires_in": ACCESS_TOKEN_SECONDS,
@@ -405,7 +406,7 @@ pub(crate) fn on_behalf_of(shared: &Arc<Shared>, client: &Client, params: &Param
         ));
     }
     client.require_secret()?;
-    if client.app.client_secret.is_none() {
+    if !client.confidential {
         return Err(OAuthError::bad_request(
             "unauthorized_client",
             700_025,

@@ -50,6 +50,13 @@ impl SigningAlg {
     }
 }
 
+/// A PEM block with 64-character lines.
+pub(crate) fn pem_block(tag: &str, der: &[u8]) -> String {
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    format!("-----BEGIN {tag}-----\n{}\n-----END {tag}-----\n", lines.join("\n"))
+}
+
 pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -104,6 +111,15 @@ impl TestKey {
     pub fn public_key_der(&self) -> Vec<u8> {
         use aws_lc_rs::encoding::AsDer;
         self.pair.public_key().as_der().expect("public key DER").as_ref().to_vec()
+    }
+
+    /// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`): for a test certificate's
+    /// key file. A test key only.
+    #[allow(clippy::expect_used)]
+    pub fn private_key_pem(&self) -> String {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let der: Pkcs8V1Der<'static> = self.pair.as_der().expect("PKCS#8 export of a generated key");
+        pem_block("PRIVATE KEY", der.as_ref())
     }
 
     /// The raw modulus bytes.

@@ -50,6 +50,8 @@
 //! # }
 //! ```
 
+mod assertions;
+pub(crate) mod certs;
 mod claims;
 mod client_auth;
 mod clock;
@@ -57,6 +59,8 @@ mod consent;
 mod flows;
 mod grants;
 mod graph;
+mod identity;
+mod issuer;
 mod keys;
 mod oauth;
 mod pages;
@@ -74,12 +78,18 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 pub use crate::ui::ui_preview;
+pub use assertions::AcceptedAssertion;
+pub use certs::TestCertificate;
 pub use clock::ManualClock;
+pub use identity::TestManagedIdentity;
+pub use issuer::FederatedIssuer;
 pub use keys::{SigningAlg, TestKey};
 /// The form and query parser of the endpoints, for the `emulator_form` fuzz target.
 #[cfg(feature = "fuzzing")]
 pub(crate) use proto::{param, parse_params};
-pub use registry::{AppRegistration, GROUPS_OVERAGE_LIMIT, OVERAGE_TEAM_GROUP, TestUser, random_guid};
+pub use registry::{
+    AppRegistration, FederatedCredential, GROUPS_OVERAGE_LIMIT, OVERAGE_TEAM_GROUP, TestUser, random_guid,
+};
 pub use scopes::GRAPH_APP_ID;
 pub use token::TokenBuilder;
 
@@ -110,9 +120,11 @@ pub enum Endpoint {
     Graph,
     /// Microsoft Graph's `/v1.0/me`.
     GraphMe,
+    /// The App Service managed identity endpoint, `/msi/token`.
+    ManagedIdentity,
 }
 
-const ENDPOINTS: usize = 10;
+const ENDPOINTS: usize = 11;
 
 impl Endpoint {
     fn index(self) -> usize {
@@ -175,6 +187,12 @@ pub(crate) struct Shared {
     /// Conditional Access: (resource client id, lower case; authentication context) pairs a
     /// token for the resource requires.
     pub(crate) auth_context_policies: Vec<(String, String)>,
+    /// Certificates and federated credentials per client id.
+    credentials: RwLock<HashMap<String, assertions::AppCredentials>>,
+    /// Client assertions accepted so far.
+    accepted_assertions: Mutex<Vec<AcceptedAssertion>>,
+    /// The managed identity `/msi/token` serves.
+    pub(crate) managed_identity: Option<TestManagedIdentity>,
 }
 
 impl Shared {
@@ -198,6 +216,26 @@ impl Shared {
 
     pub(crate) fn app(&self, client_id: &str) -> Option<&AppRegistration> {
         self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    /// The certificates and federated credentials of an app.
+    pub(crate) fn app_credentials(&self, client_id: &str) -> assertions::AppCredentials {
+        self.credentials
+            .read()
+            .map(|credentials| credentials.get(client_id).cloned().unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Whether an app is a confidential client: it has a secret, a certificate or a federated
+    /// credential.
+    pub(crate) fn is_confidential(&self, app: &AppRegistration) -> bool {
+        app.client_secret.is_some() || !self.app_credentials(&app.client_id).is_empty()
+    }
+
+    pub(crate) fn record_assertion(&self, accepted: AcceptedAssertion) {
+        if let Ok(mut seen) = self.accepted_assertions.lock() {
+            seen.push(accepted);
+        }
     }
 
     pub(crate) fn service_principal_oid(&self, client_id: &str) -> String {
@@ -244,9 +282,20 @@ pub struct TenantBuilder {
     auto_user: Option<String>,
     auth_contexts: Option<Vec<String>>,
     auth_context_policies: Vec<(String, String)>,
+    managed_identity: Option<TestManagedIdentity>,
 }
 
 impl TenantBuilder {
+    /// Serves the App Service / Container Apps managed identity endpoint (`GET /msi/token`, see
+    /// [`Tenant::managed_identity_endpoint`]) for `identity`: requests with its header get a
+    /// token for `api://AzureADTokenExchange` (`iss` the tenant's issuer, `sub` and `oid` its
+    /// object id), which an app trusting it ([`Tenant::add_federated_credential`] with
+    /// [`Tenant::issuer`] and the object id) accepts as its client assertion.
+    pub fn managed_identity(mut self, identity: TestManagedIdentity) -> Self {
+        self.managed_identity = Some(identity);
+        self
+    }
+
     /// Registers an app. The first confidential app is "the API"; the first public one is "the
     /// public client". Without any, both are created.
     pub fn app(mut self, app: AppRegistration) -> Self {
@@ -333,6 +382,7 @@ impl TenantBuilder {
     /// | `DEV_TENANT_ID` | random | tenant GUID, stable across restarts |
     /// | `DEV_TENANT_API_CLIENT_ID` | random | the dev API's client id (a GUID) |
     /// | `DEV_TENANT_API_CLIENT_SECRET` | random | the dev API's client secret |
+    /// | `DEV_TENANT_API_CERTIFICATE` | none | a PEM file with a certificate to register on the dev API (its client assertions, `AAD_CLIENT_CERTIFICATE`, are then accepted) |
     /// | `DEV_TENANT_REDIRECT_ORIGINS` | none | comma-separated origins of the app behind a proxy (`https://localhost:8443`): the dev API also accepts `{origin}/oauth/aad/redirect`, `{origin}/docs/oauth2-redirect` (single-page app) and `{origin}/login` (after logout) |
     ///
     /// # Errors
@@ -380,6 +430,15 @@ impl TenantBuilder {
         }
         if let Some(secret) = get("DEV_TENANT_API_CLIENT_SECRET") {
             api = api.client_secret(secret);
+        }
+        if let Some(path) = get("DEV_TENANT_API_CERTIFICATE") {
+            let file =
+                |reason: String| ConfigError::File { var: "DEV_TENANT_API_CERTIFICATE", path: path.clone(), reason };
+            let pem = std::fs::read_to_string(&path).map_err(|error| file(error.to_string()))?;
+            if certs::RegisteredCertificate::parse(pem.as_bytes()).is_none() {
+                return Err(file("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".into()));
+            }
+            api = api.certificate(pem);
         }
         if let Some(origins) = get("DEV_TENANT_REDIRECT_ORIGINS") {
             for origin in origins.split(',').map(str::trim).filter(|origin| !origin.is_empty()) {
@@ -541,6 +600,53 @@ impl Tenant {
             builder = builder.ca_file(ca);
         }
         builder
+    }
+
+    /// Uploads a certificate (PEM, see [`TestCertificate::cert_pem`]) to the app `client_id`:
+    /// client assertions signed with its key (`x5t#S256` or `x5t`) then authenticate the app.
+    ///
+    /// # Panics
+    /// When the PEM holds no certificate: a test set-up failure.
+    #[allow(clippy::expect_used)]
+    pub fn add_certificate(&self, client_id: &str, pem: &str) {
+        let certificate = certs::RegisteredCertificate::parse(pem.as_bytes()).expect("a PEM certificate");
+        self.shared
+            .credentials
+            .write()
+            .expect("credentials lock")
+            .entry(client_id.to_owned())
+            .or_default()
+            .certificates
+            .push(certificate);
+    }
+
+    /// Adds a federated credential to the app `client_id`: assertions of its issuer about its
+    /// subject, for its audience, then authenticate the app.
+    #[allow(clippy::expect_used)]
+    pub fn add_federated_credential(&self, client_id: &str, credential: FederatedCredential) {
+        self.shared
+            .credentials
+            .write()
+            .expect("credentials lock")
+            .entry(client_id.to_owned())
+            .or_default()
+            .federated
+            .push(credential);
+    }
+
+    /// The client assertions the token endpoint accepted, oldest first.
+    pub fn accepted_assertions(&self) -> Vec<AcceptedAssertion> {
+        self.shared.accepted_assertions.lock().map(|seen| seen.clone()).unwrap_or_default()
+    }
+
+    /// The managed identity of [`TenantBuilder::managed_identity`].
+    pub fn managed_identity(&self) -> Option<&TestManagedIdentity> {
+        self.shared.managed_identity.as_ref()
+    }
+
+    /// `{authority_host}/msi/token`: the `IDENTITY_ENDPOINT` of the managed identity.
+    pub fn managed_identity_endpoint(&self) -> String {
+        format!("{}/msi/token", self.shared.base_url)
     }
 
     /// Mints a token (v2 access token for the first member by default); see [`TokenBuilder`].

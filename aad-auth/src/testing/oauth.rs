@@ -119,7 +119,7 @@ async fn token_reply(req: &HttpRequest, shared: &web::Data<Shared>, tenant: &str
     }
     let result = match param(&params, "grant_type") {
         None => Err(OAuthError::missing("grant_type")),
-        Some(grant) => match identify_client(req, &shared, &params) {
+        Some(grant) => match identify_client(req, &shared, &params).await {
             Err(error) => Err(error),
             Ok(client) => match grant {
                 "authorization_code" => grants::authorization_code(req, &shared, &client, &params),

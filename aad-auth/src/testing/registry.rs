@@ -57,6 +57,38 @@ pub struct AppRegistration {
     pub token_version: u8,
     /// Whether public-client flows (device code) are allowed.
     pub public_client: bool,
+    /// Certificates (PEM) uploaded under *Certificates & secrets*: client assertions signed
+    /// with their keys authenticate the app (more with [`super::Tenant::add_certificate`]).
+    pub certificates: Vec<String>,
+    /// Federated credentials: assertions from these issuers and subjects authenticate the app
+    /// (more with [`super::Tenant::add_federated_credential`]).
+    pub federated_credentials: Vec<FederatedCredential>,
+}
+
+/// A federated identity credential of an app registration (*Certificates & secrets → Federated
+/// credentials*): an external token with this `iss` and `sub` and the audience
+/// `api://AzureADTokenExchange` is accepted as the app's client assertion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FederatedCredential {
+    /// The issuer (`iss`), exactly; its keys are found through `{issuer}/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// The subject (`sub`), exactly: `system:serviceaccount:{namespace}:{name}` for Kubernetes,
+    /// `repo:{org}/{repo}:...` for GitHub, a managed identity's object id.
+    pub subject: String,
+    /// The audience the token must carry: `api://AzureADTokenExchange`.
+    pub audience: String,
+}
+
+impl FederatedCredential {
+    /// Trusts tokens of `issuer` about `subject`, with Entra's audience `api://AzureADTokenExchange`.
+    pub fn new(issuer: impl Into<String>, subject: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            subject: subject.into(),
+            audience: crate::credential::TOKEN_EXCHANGE_AUDIENCE.to_owned(),
+        }
+    }
 }
 
 impl AppRegistration {
@@ -78,6 +110,8 @@ impl AppRegistration {
             admin_consented_graph_scopes: Vec::new(),
             token_version: 2,
             public_client: false,
+            certificates: Vec::new(),
+            federated_credentials: Vec::new(),
         }
     }
 
@@ -144,6 +178,28 @@ impl AppRegistration {
         if !self.admin_consented_graph_scopes.iter().any(|known| known.eq_ignore_ascii_case(&scope)) {
             self.admin_consented_graph_scopes.push(scope);
         }
+        self
+    }
+
+    /// Uploads a certificate (PEM; see [`super::TestCertificate::cert_pem`]).
+    #[must_use]
+    pub fn certificate(mut self, pem: impl Into<String>) -> Self {
+        self.certificates.push(pem.into());
+        self
+    }
+
+    /// Adds a federated credential.
+    #[must_use]
+    pub fn federated_credential(mut self, credential: FederatedCredential) -> Self {
+        self.federated_credentials.push(credential);
+        self
+    }
+
+    /// Removes the client secret: a confidential app whose only credentials are certificates or
+    /// federated credentials.
+    #[must_use]
+    pub fn without_secret(mut self) -> Self {
+        self.client_secret = None;
         self
     }
 

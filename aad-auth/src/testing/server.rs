@@ -68,6 +68,21 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
         );
     }
     let service_principals = apps.iter().map(|a| (a.client_id.clone(), random_guid())).collect();
+    let credentials = apps
+        .iter()
+        .map(|app| {
+            let certificates = app
+                .certificates
+                .iter()
+                .map(|pem| {
+                    super::certs::RegisteredCertificate::parse(pem.as_bytes())
+                        .unwrap_or_else(|| panic!("app {}: a certificate that is not PEM", app.name))
+                })
+                .collect();
+            let federated = app.federated_credentials.clone();
+            (app.client_id.clone(), super::assertions::AppCredentials { certificates, federated })
+        })
+        .collect();
     let first = Arc::new(TestKey::generate(format!("emulator-key-1-{}", &random_guid()[..8])));
 
     let shared = Arc::new(Shared {
@@ -91,6 +106,9 @@ pub(crate) async fn start(builder: TenantBuilder) -> super::Tenant {
             .into_iter()
             .map(|(resource, context)| (super::claims::resource_id(&resource), context))
             .collect(),
+        credentials: RwLock::new(credentials),
+        accepted_assertions: Mutex::new(Vec::new()),
+        managed_identity: builder.managed_identity,
     });
     let (tls_config, ca_cert_path, tempdir) = match tls {
         Some(tls) => (Some(tls.config), Some(tls.pem_path), Some(tls.dir)),
@@ -142,7 +160,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/device", web::get().to(pages::device_page))
         .route("/device", web::post().to(pages::device_submit))
         .route("/v1.0/users/{oid}/checkMemberGroups", web::post().to(graph::check_member_groups))
-        .route("/v1.0/me", web::get().to(graph::me));
+        .route("/v1.0/me", web::get().to(graph::me))
+        .route("/msi/token", web::get().to(super::identity::token));
 }
 
 async fn discovery_v2(shared: web::Data<Shared>, path: web::Path<String>) -> HttpResponse {

@@ -210,13 +210,13 @@ impl TokenBuilder {
     }
 
     /// A delegated access token as the OAuth endpoints issue it: for `user`, requested by
-    /// `client_id` (`confidential`: it authenticated with a secret), for `resource` with the
-    /// delegated scopes `scp`, in the resource's token version.
+    /// `client_id` (`azpacr`: `0` a public client, `1` a secret, `2` a client assertion), for
+    /// `resource` with the delegated scopes `scp`, in the resource's token version.
     pub(crate) fn delegated(
         self,
         user: &TestUser,
         client_id: &str,
-        confidential: bool,
+        azpacr: &str,
         resource: &Resource,
         scp: &[String],
     ) -> Self {
@@ -225,7 +225,7 @@ impl TokenBuilder {
             builder = builder.graph_audience().roles(Vec::<String>::new());
         }
         builder.claims.insert("azp".into(), json!(client_id));
-        builder.claims.insert("azpacr".into(), json!(if confidential { "1" } else { "0" }));
+        builder.claims.insert("azpacr".into(), json!(azpacr));
         builder.claims.insert("sub".into(), json!(pairwise_sub(&user.oid, resource.client_id())));
         builder = builder.scopes(scp).lifetime(Duration::from_secs(ACCESS_TOKEN_SECONDS));
         if resource.token_version() == 1 {
@@ -236,7 +236,9 @@ impl TokenBuilder {
 
     /// An app-only access token as the client-credentials grant issues it: `client` acting as
     /// itself, for `resource`, with the roles `client` was granted that `resource` defines.
-    pub(crate) fn app_for(self, client: &AppRegistration, resource: &Resource) -> Self {
+    /// `azpacr`: how the client authenticated (`1` a secret, `2` a certificate or another client
+    /// assertion, as Entra marks them).
+    pub(crate) fn app_for(self, client: &AppRegistration, azpacr: &str, resource: &Resource) -> Self {
         let service_principal = self.shared.service_principal_oid(&client.client_id);
         let roles: Vec<String> = match resource {
             Resource::App { app, .. } => {
@@ -246,6 +248,7 @@ impl TokenBuilder {
         };
         let mut builder = self.app_only().roles(roles).lifetime(Duration::from_secs(ACCESS_TOKEN_SECONDS));
         builder.claims.insert("azp".into(), json!(client.client_id));
+        builder.claims.insert("azpacr".into(), json!(azpacr));
         builder.claims.insert("oid".into(), json!(service_principal));
         builder.claims.insert("sub".into(), json!(service_principal));
         if resource.token_version() == 1 {

@@ -13,7 +13,7 @@ use aad_auth::secret::AccessToken;
 use serde_json::{Value, json};
 
 use aad_auth_tests::example_processes::{
-    Basic, DevTenant, Finished, closed_port, command, run, spawn, start_basic, start_dev_tenant,
+    Basic, DevTenant, Finished, closed_port, command, run, spawn, start_basic, start_dev_tenant, start_dev_tenant_with,
 };
 
 const RUN_TIMEOUT: Duration = Duration::from_secs(90);
@@ -146,6 +146,49 @@ fn daemon_client_gets_an_app_only_token_and_200s() {
     assert_eq!(answer["app_only"], json!(true), "{answer}");
     assert_eq!(answer["hello"], json!("daemon"), "{answer}");
     assert_no_leak(&finished, &[&setup.secret()]);
+}
+
+#[test]
+fn daemon_client_with_a_certificate_instead_of_the_secret() {
+    let certificate = aad_auth::testing::TestCertificate::generate("daemon");
+    let dir = std::env::temp_dir().join(format!("aad-auth-daemon-{}", aad_auth::testing::random_guid()));
+    std::fs::create_dir_all(&dir).expect("temporary directory");
+    let (cert, both) = (dir.join("cert.pem"), dir.join("daemon.pem"));
+    std::fs::write(&cert, certificate.cert_pem()).expect("cert.pem");
+    std::fs::write(&both, certificate.pem_with_key()).expect("daemon.pem");
+    let tenant = start_dev_tenant_with(&[("DEV_TENANT_API_CERTIFICATE", &cert.display().to_string())]);
+    let basic = start_basic(&tenant);
+    let setup = Setup { tenant, basic };
+    let both = both.display().to_string();
+    let finished = setup.run(
+        "daemon_client",
+        &setup.api(),
+        None,
+        &format!("{}/.default", setup.api()),
+        &[("AAD_CLIENT_CERTIFICATE", &both)],
+    );
+    assert_success(&finished);
+    assert!(finished.stderr.contains("authenticating with AAD_CLIENT_CERTIFICATE"), "{}", finished.output());
+    assert!(finished.stdout.contains("-> HTTP 200"), "{}", finished.output());
+    let key_line =
+        certificate.pem_with_key().lines().skip_while(|l| !l.contains("PRIVATE KEY")).nth(1).unwrap_or("").to_owned();
+    assert_no_leak(&finished, &[&key_line]);
+
+    // Another certificate than the registered one: Entra's AADSTS700027, named, exit 1.
+    let other = aad_auth::testing::TestCertificate::generate("other");
+    let wrong = dir.join("other.pem");
+    std::fs::write(&wrong, other.pem_with_key()).expect("other.pem");
+    let wrong = wrong.display().to_string();
+    let finished = setup.run(
+        "daemon_client",
+        &setup.api(),
+        None,
+        &format!("{}/.default", setup.api()),
+        &[("AAD_CLIENT_CERTIFICATE", &wrong)],
+    );
+    assert_failure(&finished, 1);
+    assert!(finished.stderr.contains("AADSTS700027"), "{}", finished.output());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -2,15 +2,47 @@
 
 use base64::Engine as _;
 
-use super::{AAD_GROUPS_OVERAGE, AAD_TOKEN_VERSIONS, LIST_EXPECTED, SESSION_SAME_SITE, SESSION_SECRET, SESSION_STORE};
+use super::{
+    AAD_GROUPS_OVERAGE, AAD_MANAGED_IDENTITY, AAD_TOKEN_VERSIONS, LIST_EXPECTED, SESSION_SAME_SITE, SESSION_SECRET,
+    SESSION_STORE,
+};
+use crate::config::credentials::ManagedIdentityChoice;
 use crate::config::{AadAuthConfigBuilder, ConfigError, GroupsOverage, SameSite, SessionStoreKind};
 
 pub(crate) const SESSION_SECRET_EXPECTED: &str =
     "a key of at least 64 bytes, base64-encoded (generate one with `openssl rand -base64 64`)";
 
 pub(crate) fn read_client_secret(builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
-    builder.client_secret = Some(crate::secret::ClientSecret::new(value));
+    builder.credentials.secret = Some(crate::secret::ClientSecret::new(value));
     Ok(())
+}
+
+pub(crate) fn read_identity_header(builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
+    builder.credentials.identity_header = Some(crate::secret::IdentityHeader::new(value));
+    Ok(())
+}
+
+pub(crate) fn read_managed_identity(builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
+    builder.credentials.managed_identity = parse_managed_identity(value).ok_or_else(|| {
+        ConfigError::invalid(
+            AAD_MANAGED_IDENTITY,
+            "true (the system-assigned identity), false, or the client id (a GUID) of a user-assigned identity",
+            value,
+        )
+    })?;
+    Ok(())
+}
+
+/// `AAD_MANAGED_IDENTITY`: a flag, or a user-assigned identity's client id.
+pub(crate) fn parse_managed_identity(value: &str) -> Option<ManagedIdentityChoice> {
+    match parse_bool(value) {
+        Some(true) => Some(ManagedIdentityChoice::System),
+        Some(false) => Some(ManagedIdentityChoice::Off),
+        None if crate::config::is_guid(value.trim()) => {
+            Some(ManagedIdentityChoice::User(value.trim().to_ascii_lowercase()))
+        }
+        None => None,
+    }
 }
 
 pub(crate) fn read_token_versions(builder: &mut AadAuthConfigBuilder, value: &str) -> Result<(), ConfigError> {
