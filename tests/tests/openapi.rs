@@ -533,6 +533,7 @@ fn basic_serves_a_document_with_the_tenants_endpoints_and_the_guards() {
         [
             "/.well-known/oauth-protected-resource",
             "/admin",
+            "/api/me/graph",
             "/api/sensitive",
             "/hello",
             "/notes",
