@@ -3,7 +3,7 @@
 //! when it ends (a failure is never kept: the next request asks again).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
@@ -18,14 +18,16 @@ pub(crate) struct Flights<T: Clone> {
     flights: Mutex<HashMap<Key, Flight<T>>>,
 }
 
-impl<T: Clone + Send + Sync + 'static> Flights<T> {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self { flights: Mutex::new(HashMap::new()) })
-    }
-
+impl<T: Clone> Flights<T> {
     fn lock(&self) -> MutexGuard<'_, HashMap<Key, Flight<T>>> {
         // A panic while holding the lock leaves consistent data (every change is one step).
         self.flights.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> Flights<T> {
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self { flights: Mutex::new(HashMap::new()) })
     }
 
     /// The result of the flight for `key`: the one under way, else a new one running `fetch`.
@@ -35,12 +37,13 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
             match flights.get(&key) {
                 Some(flight) => flight.clone(),
                 None => {
-                    let all = self.clone();
+                    let landing = Landing { flights: Arc::downgrade(self), key };
                     let pending = fetch();
                     let flight = async move {
-                        let outcome = pending.await;
-                        all.lock().remove(&key);
-                        outcome
+                        // Forgotten when the flight ends, however it ends (a panic, or dropped
+                        // by every request that waited for it).
+                        let _landing = landing;
+                        pending.await
                     }
                     .boxed()
                     .shared();
@@ -56,6 +59,20 @@ impl<T: Clone + Send + Sync + 'static> Flights<T> {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// Removes its flight from the map when dropped. Holds the map weakly: the map holds the flight.
+struct Landing<T: Clone> {
+    flights: Weak<Flights<T>>,
+    key: Key,
+}
+
+impl<T: Clone> Drop for Landing<T> {
+    fn drop(&mut self) {
+        if let Some(flights) = self.flights.upgrade() {
+            flights.lock().remove(&self.key);
+        }
     }
 }
 
@@ -98,5 +115,16 @@ mod tests {
         assert_eq!(failed, Err("down".into()));
         let again = flights.join([3; 32], || async { Ok::<u32, String>(1) }.boxed()).await;
         assert_eq!(again, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn a_flight_that_panics_is_forgotten_and_the_next_request_flies_again() {
+        let flights: Arc<Flights<u32>> = Flights::new();
+        let crashed = std::panic::AssertUnwindSafe(flights.join([4; 32], || async { panic!("fetch failed") }.boxed()))
+            .catch_unwind()
+            .await;
+        assert!(crashed.is_err());
+        assert_eq!(flights.len(), 0, "the crashed flight is not left in the map");
+        assert_eq!(flights.join([4; 32], || async { 5 }.boxed()).await, 5);
     }
 }

@@ -17,12 +17,15 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::FutureExt as _;
 use serde::{Deserialize, Serialize};
 
 use super::flight::{Flights, Key};
 use crate::client::{ClientConfig, ClientError, ClientToken, TokenClient};
 use crate::clock::SharedClock;
+use crate::config::Tenant;
 use crate::error::DownstreamClaims;
 use crate::secret::{AccessToken, RefreshToken};
 use crate::session::{DownstreamToken, TokenCache};
@@ -78,18 +81,27 @@ impl Downstream {
         Self { app, http, clients: Mutex::new(HashMap::new()), store, flights: Flights::new(), clock }
     }
 
-    /// The token client for tenant `tid` (the user's own, for a multi-tenant app).
+    /// The token client for a user of tenant `tid`: the configured tenant's, or for a
+    /// multi-tenant app (`common`, `organizations`) the user's own tenant's.
     fn client(&self, tid: &str) -> TokenClient {
+        let tid = if self.multi_tenant() { tid.to_ascii_lowercase() } else { String::new() };
         let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = clients.get(tid) {
+        if let Some(client) = clients.get(&tid) {
             return client.clone();
         }
         if clients.len() >= MAX_TENANT_CLIENTS {
             clients.clear();
         }
-        let client = TokenClient::with_http(self.app.for_tenant(tid), self.http.clone());
-        clients.insert(tid.to_owned(), client.clone());
+        // A single-tenant app keeps its configuration as it is (a domain, or its own discovery
+        // URL, stay as configured).
+        let config = if tid.is_empty() { self.app.clone() } else { self.app.for_tenant(&tid) };
+        let client = TokenClient::with_http(config, self.http.clone());
+        clients.insert(tid, client.clone());
         client
+    }
+
+    fn multi_tenant(&self) -> bool {
+        matches!(self.app.tenant(), Tenant::Common | Tenant::Organizations | Tenant::Consumers)
     }
 
     /// A token for `scopes` from the refresh token of session `sid` (tenant `tid`).
@@ -109,7 +121,7 @@ impl Downstream {
                 async move {
                     // Read again: a flight that just ended (here or on another instance) may
                     // have kept it, and the refresh token may have been rotated since.
-                    let mut entry = store.get(&sid).await.ok_or(Failure::Interaction)?;
+                    let entry = store.get(&sid).await.ok_or(Failure::Interaction)?;
                     let now = clock.unix_seconds();
                     if let Some(kept) = entry.downstream_token(&scopes_key, now, RENEW_MARGIN_SECONDS) {
                         return Ok(Kept { access_token: kept.access_token.clone(), expires_at: kept.expires_at });
@@ -117,15 +129,22 @@ impl Downstream {
                     let refresh = entry.refresh_token.clone().map(RefreshToken::new).ok_or(Failure::Interaction)?;
                     let token = client.refresh_token(&refresh, scopes).await.map_err(|e| failure(&e, true))?;
                     let kept = kept(&token, now);
-                    if let Some(rotated) = token.refresh_token {
-                        entry.refresh_token = Some(rotated.expose_secret().to_owned());
-                    }
-                    entry.keep_downstream(DownstreamToken {
-                        scopes: scopes_key,
-                        access_token: kept.access_token.clone(),
-                        expires_at: kept.expires_at,
-                    });
-                    store.put(&sid, entry).await;
+                    let keep = kept.expires_at.saturating_sub(RENEW_MARGIN_SECONDS) > now;
+                    // Into the entry as it is now, and only if the session still has one.
+                    store
+                        .update(&sid, |entry| {
+                            if let Some(rotated) = token.refresh_token {
+                                entry.refresh_token = Some(rotated.expose_secret().to_owned());
+                            }
+                            if keep {
+                                entry.keep_downstream(DownstreamToken {
+                                    scopes: scopes_key,
+                                    access_token: kept.access_token.clone(),
+                                    expires_at: kept.expires_at,
+                                });
+                            }
+                        })
+                        .await;
                     Ok(kept)
                 }
                 .boxed()
@@ -142,7 +161,7 @@ impl Downstream {
         tid: &str,
         scopes: &[String],
     ) -> Result<AccessToken, Failure> {
-        let incoming_digest = hex(&digest(&[incoming]));
+        let incoming_digest = URL_SAFE_NO_PAD.encode(digest(&[incoming]));
         let key = digest(&["obo", tid, &incoming_digest, &scopes_key(scopes)]);
         let client = self.client(tid);
         let incoming = AccessToken::new(incoming);
@@ -155,6 +174,13 @@ impl Downstream {
 
     /// The app's own token for `scope` (`{resource}/.default`), by client credentials.
     pub(crate) async fn for_app(&self, scope: &str) -> Result<AccessToken, Failure> {
+        if self.multi_tenant() {
+            tracing::error!(
+                "no app token: AAD_TENANT_ID names no one tenant (common or organizations), and Entra issues app \
+                 tokens only in a tenant; set AAD_TENANT_ID to the app's home tenant"
+            );
+            return Err(Failure::Refused);
+        }
         let tenant = self.app.tenant().as_path_segment().to_owned();
         let key = digest(&["app", &tenant, &scopes_key(&[scope.to_owned()])]);
         let client = self.client(&tenant);
@@ -172,15 +198,16 @@ impl Downstream {
         F: FnOnce() -> Fut,
         Fut: std::future::Future<Output = Result<ClientToken, Failure>> + Send + 'static,
     {
-        let name = format!("downstream:{}", hex(&key));
+        let name = format!("downstream:{}", URL_SAFE_NO_PAD.encode(key));
         if let Some(kept) = self.kept(&name).await {
             return Ok(AccessToken::new(kept.access_token));
         }
         let (store, clock) = (self.store.clone(), self.clock.clone());
-        let pending = fetch();
         let kept = self
             .flights
             .join(key, move || {
+                // Made only by the request that starts the flight.
+                let pending = fetch();
                 async move {
                     let token = pending.await?;
                     let kept = kept(&token, clock.unix_seconds());
@@ -255,10 +282,6 @@ fn digest(parts: &[&str]) -> Key {
     let mut key = [0u8; 32];
     key.copy_from_slice(context.finish().as_ref());
     key
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -144,23 +144,43 @@ impl TokenCache {
             }
             Backend::Redis { pool, key } => {
                 let sealed = redis_get(pool, sid).await?;
-                let entry: TokenEntry = serde_json::from_slice(&open(key, &sealed)?).ok()?;
+                let entry: TokenEntry = serde_json::from_slice(&open(key, &sealed, sid)?).ok()?;
                 (entry.session_expires_at > now).then_some(entry)
             }
         }
     }
 
     pub(crate) async fn put(&self, sid: &str, entry: TokenEntry) {
+        self.store(sid, entry, false).await;
+    }
+
+    /// Applies `change` to the entry of `sid` if it still exists: logout or the idle timeout may
+    /// have removed it while the caller waited for Entra, and an ended session's tokens must not
+    /// come back. The entry is read again just before, so that what others wrote meanwhile is
+    /// kept (a write between this read and the write can still be lost: a token then asked for
+    /// again).
+    pub(crate) async fn update(&self, sid: &str, change: impl FnOnce(&mut TokenEntry)) {
+        let Some(mut entry) = self.get(sid).await else { return };
+        change(&mut entry);
+        self.store(sid, entry, true).await;
+    }
+
+    /// Writes the entry; with `existing_only`, only over an entry still there.
+    async fn store(&self, sid: &str, entry: TokenEntry, existing_only: bool) {
         let ttl = entry.session_expires_at.saturating_sub(self.clock.unix_seconds());
         if ttl <= 0 {
             return;
         }
         match &self.backend {
+            Backend::Memory { entries, .. } if existing_only => {
+                // Not there any more: nothing to update.
+                let _ = entries.replace(sid.to_owned(), Arc::new(entry), false);
+            }
             Backend::Memory { entries, .. } => entries.insert(sid.to_owned(), Arc::new(entry)),
             Backend::Redis { pool, key } => {
                 let Ok(json) = serde_json::to_vec(&entry) else { return };
-                let Some(sealed) = seal(key, &json) else { return };
-                redis_set(pool, sid, sealed, ttl).await;
+                let Some(sealed) = seal(key, &json, sid) else { return };
+                redis_set(pool, sid, sealed, ttl, existing_only).await;
             }
         }
     }
@@ -199,7 +219,7 @@ impl TokenCache {
                 }
                 Some(blob.0.clone())
             }
-            Backend::Redis { pool, key: sealing } => open(sealing, &redis_get(pool, key).await?),
+            Backend::Redis { pool, key: sealing } => open(sealing, &redis_get(pool, key).await?, key),
         }
     }
 
@@ -214,8 +234,8 @@ impl TokenCache {
         match &self.backend {
             Backend::Memory { blobs, .. } => blobs.insert(key.to_owned(), Arc::new((value, expires_at))),
             Backend::Redis { pool, key: sealing } => {
-                let Some(sealed) = seal(sealing, &value) else { return };
-                redis_set(pool, key, sealed, ttl).await;
+                let Some(sealed) = seal(sealing, &value, key) else { return };
+                redis_set(pool, key, sealed, ttl, false).await;
             }
         }
     }
@@ -232,34 +252,37 @@ async fn redis_get(pool: &deadpool_redis::Pool, key: &str) -> Option<String> {
         .ok()?
 }
 
-/// Stores `sealed` under `key` (after the prefix) for `ttl` seconds; a failure is logged.
-async fn redis_set(pool: &deadpool_redis::Pool, key: &str, sealed: String, ttl: i64) {
+/// Stores `sealed` under `key` (after the prefix) for `ttl` seconds, with `existing_only` only
+/// over a value still there (`XX`); a failure is logged.
+async fn redis_set(pool: &deadpool_redis::Pool, key: &str, sealed: String, ttl: i64, existing_only: bool) {
     let Ok(mut connection) = pool.get().await.map_err(|error| report("token cache unreachable", &error)) else {
         return;
     };
-    let result: Result<(), _> = redis::cmd("SET")
-        .arg(format!("{REDIS_PREFIX}{key}"))
-        .arg(sealed)
-        .arg("EX")
-        .arg(ttl)
-        .query_async(&mut *connection)
-        .await;
+    let mut command = redis::cmd("SET");
+    command.arg(format!("{REDIS_PREFIX}{key}")).arg(sealed).arg("EX").arg(ttl);
+    if existing_only {
+        command.arg("XX");
+    }
+    // `XX` answers nil when nothing was there: not an error.
+    let result: Result<Option<String>, _> = command.query_async(&mut *connection).await;
     if let Err(error) = result {
         report("token cache write failed", &error);
     }
 }
 
-fn seal(key: &LessSafeKey, plaintext: &[u8]) -> Option<String> {
+/// Seals `plaintext` for the entry `name`: the name is the additional data, so that a value
+/// copied to another key in Redis (another session's, say) does not open there.
+fn seal(key: &LessSafeKey, plaintext: &[u8], name: &str) -> Option<String> {
     let mut nonce = [0u8; NONCE_LEN];
     aws_lc_rs::rand::fill(&mut nonce).ok()?;
     let mut buffer = plaintext.to_vec();
-    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut buffer).ok()?;
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(name.as_bytes()), &mut buffer).ok()?;
     let mut out = nonce.to_vec();
     out.extend_from_slice(&buffer);
     Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(out))
 }
 
-fn open(key: &LessSafeKey, sealed: &str) -> Option<Vec<u8>> {
+fn open(key: &LessSafeKey, sealed: &str, name: &str) -> Option<Vec<u8>> {
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(sealed).ok()?;
     if bytes.len() < NONCE_LEN {
         return None;
@@ -267,6 +290,6 @@ fn open(key: &LessSafeKey, sealed: &str) -> Option<Vec<u8>> {
     let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
     let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
     let mut buffer = ciphertext.to_vec();
-    let plaintext = key.open_in_place(nonce, Aad::empty(), &mut buffer).ok()?;
+    let plaintext = key.open_in_place(nonce, Aad::from(name.as_bytes()), &mut buffer).ok()?;
     Some(plaintext.to_vec())
 }

@@ -333,3 +333,70 @@ async fn the_tenant_refusing_the_app_is_a_502_that_names_no_detail() {
     assert!(body.contains("\"error\":\"server_error\""), "{body}");
     assert!(!body.contains("no-such-api") && !body.contains("AADSTS") && !body.contains(&caller[..30]), "{body}");
 }
+
+fn redis_site_config(
+    url: &str,
+) -> impl FnOnce(aad_auth::config::AadAuthConfigBuilder) -> aad_auth::config::AadAuthConfigBuilder {
+    let url = url.to_owned();
+    move |c| {
+        let mut session = aad_auth::config::SessionConfig::default();
+        session.https_only = false;
+        session.store = aad_auth::config::SessionStoreKind::Redis(url::Url::parse(&url).unwrap());
+        c.session(session)
+    }
+}
+
+async fn token_keys(connection: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+    let mut keys: Vec<String> = redis::cmd("KEYS").arg("aad-auth:tokens:*").query_async(connection).await.unwrap();
+    keys.sort();
+    keys
+}
+
+#[actix_web::test]
+async fn a_logout_while_a_downstream_token_is_on_its_way_leaves_no_tokens_behind() {
+    let redis = RedisServer::start();
+    let tenant = tenant().await;
+    let site = site(&tenant, redis_site_config(&redis.url())).await;
+    let client = redis::Client::open(redis.url().as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let browser = Browser::new();
+    browser.follow(&site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(token_keys(&mut connection).await.len(), 1, "the session's token entry");
+
+    // The refresh-token grant takes a while; the user signs out meanwhile.
+    tenant.set_fault(Endpoint::Token, Fault::Slow(std::time::Duration::from_millis(500)));
+    let before = tenant.requests(Endpoint::Token);
+    let asking = browser.send(browser.client.get(site.url("/api/user")).header("accept", "application/json"));
+    let signing_out = async {
+        while tenant.requests(Endpoint::Token) == before {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        browser.post(&site.url("/logout")).await
+    };
+    let (_, logout) = tokio::join!(asking, signing_out);
+    assert!(logout.status == 303 || logout.status == 302, "{logout:?}");
+    assert_eq!(token_keys(&mut connection).await, Vec::<String>::new(), "the ended session's tokens came back");
+}
+
+#[actix_web::test]
+async fn a_sealed_token_entry_copied_to_another_sessions_key_does_not_open() {
+    let redis = RedisServer::start();
+    let tenant = tenant().await;
+    let site = site(&tenant, redis_site_config(&redis.url())).await;
+    let client = redis::Client::open(redis.url().as_str()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let victim = Browser::new();
+    victim.follow(&site.url("/oauth/aad/login"), 6).await;
+    let victims_key = token_keys(&mut connection).await.pop().unwrap();
+    let attacker = Browser::new();
+    attacker.follow(&site.url("/oauth/aad/login"), 6).await;
+    let attackers_key = token_keys(&mut connection).await.into_iter().find(|key| *key != victims_key).unwrap();
+    let before = attacker.get(&site.url("/me/token")).await;
+    assert_eq!(before.status, 200, "{before:?}");
+
+    // Someone who can write to Redis copies the victim's entry over their own.
+    let sealed: String = redis::cmd("GET").arg(&victims_key).query_async(&mut connection).await.unwrap();
+    let () = redis::cmd("SET").arg(&attackers_key).arg(sealed).query_async(&mut connection).await.unwrap();
+    let after = attacker.get(&site.url("/me/token")).await;
+    assert_eq!(after.status, 401, "the copied entry opened under another key: {after:?}");
+}
