@@ -214,20 +214,8 @@ fn challenge(error: &AuthError, context: &ResponseContext<'_>) -> Option<HeaderV
                 quote(error.description())
             )
         }
-        AuthError::InsufficientClaims(claims) => format!(
-            "Bearer realm=\"{realm}\", authorization_uri=\"{}\", client_id=\"{}\", error=\"insufficient_claims\", \
-             claims=\"{}\"",
-            quote(context.authorize_url),
-            quote(context.client_id),
-            claims.claims_base64()
-        ),
-        AuthError::DownstreamClaims(claims) => format!(
-            "Bearer realm=\"{realm}\", authorization_uri=\"{}\", client_id=\"{}\", error=\"insufficient_claims\", \
-             claims=\"{}\"",
-            quote(context.authorize_url),
-            quote(context.client_id),
-            claims.claims_base64()
-        ),
+        AuthError::InsufficientClaims(claims) => claims_challenge(&realm, context, &claims.claims_base64()),
+        AuthError::DownstreamClaims(claims) => claims_challenge(&realm, context, &claims.claims_base64()),
         AuthError::ConsentRequired(scopes) => format!(
             "Bearer realm=\"{realm}\", error=\"consent_required\", error_description=\"{}\", scope=\"{}\"",
             quote(error.description()),
@@ -250,6 +238,16 @@ fn challenge(error: &AuthError, context: &ResponseContext<'_>) -> Option<HeaderV
         value.push_str(&format!(", resource_metadata=\"{}\"", quote(url)));
     }
     HeaderValue::from_str(&value).ok()
+}
+
+/// Microsoft's claims challenge: where to ask, for which app, and the claims (base64).
+fn claims_challenge(realm: &str, context: &ResponseContext<'_>, claims_base64: &str) -> String {
+    format!(
+        "Bearer realm=\"{realm}\", authorization_uri=\"{}\", client_id=\"{}\", error=\"insufficient_claims\", \
+         claims=\"{claims_base64}\"",
+        quote(context.authorize_url),
+        quote(context.client_id),
+    )
 }
 
 /// A quoted-string body: no quotes, backslashes or control characters.
