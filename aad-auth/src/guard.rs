@@ -38,9 +38,19 @@ use crate::user::User;
 struct RequestAuth {
     bearer: OnceCell<Result<Option<Arc<VerifiedToken>>, AuthError>>,
     session: OnceCell<Result<Option<User>, AuthError>>,
-    /// The key of the session's server-side tokens, once the session was read.
-    session_id: std::cell::OnceCell<String>,
+    /// The key of the session's server-side tokens and what its login asked consent for, once
+    /// the session was read.
+    session_ref: std::cell::OnceCell<SessionRef>,
     authorized: RefCell<Option<AuthenticationState>>,
+}
+
+/// A request's login session, for the features that use its server-side tokens.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRef {
+    pub(crate) sid: String,
+    /// The scopes its login asked Entra to consent to, and when (Unix seconds).
+    pub(crate) consent_asked: Vec<String>,
+    pub(crate) consent_asked_at: i64,
 }
 
 /// What the rules decided about an authenticated request.
@@ -163,7 +173,11 @@ impl Authenticator {
                     match sessions.read(req).await.map_err(|_| AuthError::SessionUnavailable)? {
                         Some(record) => {
                             // Set once: this closure runs at most once per request.
-                            let _ = cache.session_id.set(record.sid.clone());
+                            let _ = cache.session_ref.set(SessionRef {
+                                sid: record.sid.clone(),
+                                consent_asked: record.consent_asked.clone(),
+                                consent_asked_at: record.created_at,
+                            });
                             Ok(Some(sessions.user_of(record).await))
                         }
                         None => Ok(None),
@@ -174,12 +188,12 @@ impl Authenticator {
             .clone()
     }
 
-    /// The key of the request's login session (its server-side tokens), when the request
-    /// comes with a live one.
-    pub(crate) async fn session_id(&self, req: &HttpRequest) -> Result<Option<String>, AuthError> {
+    /// The request's login session (the key of its server-side tokens), when the request comes
+    /// with a live one.
+    pub(crate) async fn session_ref(&self, req: &HttpRequest) -> Result<Option<SessionRef>, AuthError> {
         let cache = self.request_auth(req);
         self.request_session(req, &cache).await?;
-        Ok(cache.session_id.get().cloned())
+        Ok(cache.session_ref.get().cloned())
     }
 
     /// The login sessions, unless bearer-only.

@@ -18,6 +18,9 @@ use crate::rejection::{AuthRejection, prefers_html};
 use crate::secret::AccessToken;
 use crate::state::AuthSource;
 
+/// A consent login this recent (seconds) that asked for the same scopes is not repeated.
+const CONSENT_LOOP_SECONDS: i64 = 300;
+
 /// Gets access tokens for other APIs (Microsoft Graph, another API of yours) from a handler:
 /// for the caller ([`DownstreamTokens::for_user`]) or for the app itself
 /// ([`DownstreamTokens::for_app`]).
@@ -106,19 +109,35 @@ impl DownstreamTokens {
             let missing = if self.browser_page() { AuthError::LoginRequired } else { AuthError::MissingCredentials };
             return Err(self.reject(missing));
         };
+        let mut just_asked = false;
         let outcome = match source {
             AuthSource::Bearer => match crate::bearer::bearer_token(&self.req) {
                 Ok(Some(incoming)) => self.service.on_behalf_of(incoming, &user.tid, &scopes).await,
                 Ok(None) | Err(_) => return Err(self.reject(AuthError::MissingCredentials)),
             },
-            AuthSource::Session => match self.auth.session_id(&self.req).await {
-                Ok(Some(sid)) => self.service.for_session(&sid, &user.tid, &scopes).await,
+            AuthSource::Session => match self.auth.session_ref(&self.req).await {
+                Ok(Some(session)) => {
+                    // This session's login just asked for these scopes: another round through
+                    // the login would end here again (a loop), so the page says so instead.
+                    just_asked = scopes.iter().all(|scope| session.consent_asked.contains(scope))
+                        && self.auth.sessions().is_some_and(|sessions| {
+                            sessions.now().saturating_sub(session.consent_asked_at) <= CONSENT_LOOP_SECONDS
+                        });
+                    self.service.for_session(&session.sid, &user.tid, &scopes).await
+                }
                 Ok(None) => Err(Failure::Interaction),
                 Err(error) => return Err(self.reject(error)),
             },
         };
         outcome.map_err(|failure| {
-            let through_login = source == AuthSource::Session && self.browser_page();
+            let through_login = source == AuthSource::Session && self.browser_page() && !just_asked;
+            if just_asked {
+                tracing::warn!(
+                    scopes = %scopes.join(" "),
+                    "a downstream token still needs the user right after a login that asked for it; not sending the \
+                     browser round again"
+                );
+            }
             self.reject(match failure {
                 Failure::Interaction if through_login => AuthError::ConsentThroughLogin(scopes),
                 Failure::Interaction => AuthError::ConsentRequired(scopes),

@@ -228,6 +228,7 @@ async fn start(req: HttpRequest, login: web::Data<Login>) -> HttpResponse {
         target,
         created_at: login.sessions.now(),
         auth_context: challenge.map(|challenge| challenge.ids().to_vec()).unwrap_or_default(),
+        consent_scopes: extra_scopes,
     });
     HttpResponse::Found()
         .insert_header((header::LOCATION, authorization.url.as_str()))
@@ -363,7 +364,8 @@ async fn callback(req: HttpRequest, session: Session, login: web::Data<Login>) -
     session.renew();
     let sid = random_id();
     let bound = tokens.refresh_token.is_none().then_some(claims.expires_at);
-    let (record, groups) = login.sessions.record_for(sid.clone(), user, bound);
+    let (mut record, groups) = login.sessions.record_for(sid.clone(), user, bound);
+    record.consent_asked.clone_from(&tx.consent_scopes);
     let now = login.sessions.now();
     let entry = TokenEntry {
         access_token: tokens.access_token,

@@ -28,6 +28,9 @@ pub(crate) struct Transaction {
     /// A step-up's authentication contexts (checked ids), which the new token must satisfy.
     #[serde(default)]
     pub(crate) auth_context: Vec<String>,
+    /// Incremental consent: the scopes this login asked Entra for besides the configured ones.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) consent_scopes: Vec<String>,
 }
 
 fn cookie_name(sessions: &Sessions) -> String {

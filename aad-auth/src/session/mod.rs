@@ -56,6 +56,10 @@ pub(crate) struct SessionRecord {
     pub(crate) created_at: i64,
     /// Absolute end of the session (`SESSION_MAX_AGE` after login).
     pub(crate) expires_at: i64,
+    /// The scopes the login asked Entra to consent to (incremental consent), so that a page
+    /// still without its token right after does not send the browser round again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) consent_asked: Vec<String>,
 }
 
 /// Session settings and stores, shared by every worker.
@@ -193,7 +197,7 @@ impl Sessions {
         if groups_in_cache {
             user.groups.clear();
         }
-        (SessionRecord { sid, user, groups_in_cache, created_at: now, expires_at }, groups)
+        (SessionRecord { sid, user, groups_in_cache, created_at: now, expires_at, consent_asked: Vec::new() }, groups)
     }
 
     /// The session record of a request, without the session middleware: decrypts the cookie
