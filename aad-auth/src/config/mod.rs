@@ -22,7 +22,9 @@ use std::time::Duration;
 pub use error::ConfigError;
 use ipnet::IpNet;
 use url::Url;
-pub(crate) use validate::{is_loopback, origin_only};
+pub(crate) use validate::is_loopback;
+#[cfg(feature = "testing")]
+pub(crate) use validate::origin_only;
 
 use crate::credential::ClientCredential;
 use crate::secret::{ClientSecret, IdentityHeader, SessionSecret};
