@@ -131,16 +131,18 @@ impl DownstreamTokens {
         };
         outcome.map_err(|failure| {
             let through_login = source == AuthSource::Session && self.browser_page() && !just_asked;
-            if just_asked {
-                tracing::warn!(
-                    scopes = %scopes.join(" "),
-                    "a downstream token still needs the user right after a login that asked for it; not sending the \
-                     browser round again"
-                );
-            }
             self.reject(match failure {
                 Failure::Interaction if through_login => AuthError::ConsentThroughLogin(scopes),
-                Failure::Interaction => AuthError::ConsentRequired(scopes),
+                Failure::Interaction => {
+                    if just_asked {
+                        tracing::warn!(
+                            scopes = %scopes.join(" "),
+                            "a downstream token still needs the user right after a login that asked for it; not \
+                             sending the browser round again"
+                        );
+                    }
+                    AuthError::ConsentRequired(scopes)
+                }
                 Failure::Claims(claims) => AuthError::DownstreamClaims(claims),
                 Failure::Unavailable => AuthError::DownstreamUnavailable,
                 Failure::Refused => AuthError::DownstreamRefused,
