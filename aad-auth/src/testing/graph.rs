@@ -44,6 +44,16 @@ fn graph_error(status: u16, code: &str, message: &str) -> HttpResponse {
     }))
 }
 
+/// Graph's answer for a user id it does not know.
+fn user_not_found(oid: &str) -> HttpResponse {
+    let shown = crate::log_safe::clip(oid);
+    graph_error(
+        404,
+        "Request_ResourceNotFound",
+        &format!("Resource '{shown}' does not exist or one of its queried reference-property objects are not present."),
+    )
+}
+
 /// The configured fault of a Graph endpoint, in Graph's words; `None`: answer normally.
 async fn fault(shared: &Shared, endpoint: Endpoint) -> Option<HttpResponse> {
     match shared.fault(endpoint)? {
@@ -179,14 +189,7 @@ pub(crate) async fn check_member_groups(
     }
     let oid = path.into_inner();
     let Some(user) = shared.users.iter().find(|user| user.oid.eq_ignore_ascii_case(&oid)) else {
-        let shown = crate::log_safe::clip(&oid);
-        return graph_error(
-            404,
-            "Request_ResourceNotFound",
-            &format!(
-                "Resource '{shown}' does not exist or one of its queried reference-property objects are not present."
-            ),
-        );
+        return user_not_found(&oid);
     };
     let value: Vec<&String> =
         ids.iter().filter(|id| user.groups.iter().any(|group| group.eq_ignore_ascii_case(id))).collect();
@@ -231,14 +234,7 @@ pub(crate) async fn me(req: HttpRequest, shared: web::Data<Shared>) -> HttpRespo
         Err((status, code, message)) => return graph_error(status, code, message),
     };
     let Some(user) = shared.users.iter().find(|user| user.oid.eq_ignore_ascii_case(&oid)) else {
-        let shown = crate::log_safe::clip(&oid);
-        return graph_error(
-            404,
-            "Request_ResourceNotFound",
-            &format!(
-                "Resource '{shown}' does not exist or one of its queried reference-property objects are not present."
-            ),
-        );
+        return user_not_found(&oid);
     };
     HttpResponse::Ok().json(user_json(user, &shared.domain))
 }

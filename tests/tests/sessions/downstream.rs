@@ -298,16 +298,8 @@ async fn the_login_refuses_malformed_consent_scopes() {
 
 #[actix_web::test]
 async fn in_redis_a_kept_downstream_token_is_sealed() {
-    let redis = RedisServer::start();
-    let tenant = tenant().await;
-    let url = redis.url();
-    let site = site(&tenant, |c| {
-        let mut session = aad_auth::config::SessionConfig::default();
-        session.https_only = false;
-        session.store = aad_auth::config::SessionStoreKind::Redis(url::Url::parse(&url).unwrap());
-        c.session(session)
-    })
-    .await;
+    let mut rig = RedisRig::start().await;
+    let (tenant, site) = (&rig.tenant, &rig.site);
     let caller = tenant.token().member().sign();
     let reply = reqwest::Client::new().get(site.url("/api/obo")).bearer_auth(&caller).send().await.unwrap();
     assert_eq!(reply.status().as_u16(), 200);
@@ -315,12 +307,10 @@ async fn in_redis_a_kept_downstream_token_is_sealed() {
     let (signature, payload_start) =
         (described["signature"].as_str().unwrap().to_owned(), described["payload_start"].as_str().unwrap().to_owned());
 
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> =
-        redis::cmd("KEYS").arg("aad-auth:tokens:downstream:*").query_async(&mut connection).await.unwrap();
+        rig.token_keys().await.into_iter().filter(|key| key.starts_with("aad-auth:tokens:downstream:")).collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
-    let raw: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut connection).await.unwrap();
+    let raw: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut rig.connection).await.unwrap();
     assert!(!raw.contains(&signature) && !raw.contains(&payload_start), "the stored value holds no token");
     assert!(!keys[0].contains(&caller[..20]), "the key does not hold the incoming token");
 }
@@ -349,22 +339,40 @@ fn redis_site_config(
     }
 }
 
-async fn token_keys(connection: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
-    let mut keys: Vec<String> = redis::cmd("KEYS").arg("aad-auth:tokens:*").query_async(connection).await.unwrap();
-    keys.sort();
-    keys
+/// A tenant and a site whose sessions are in a real Redis, and a connection to it.
+struct RedisRig {
+    _redis: RedisServer,
+    tenant: Tenant,
+    site: Site,
+    connection: redis::aio::MultiplexedConnection,
+}
+
+impl RedisRig {
+    async fn start() -> Self {
+        let redis = RedisServer::start();
+        let tenant = tenant().await;
+        let site = site(&tenant, redis_site_config(&redis.url())).await;
+        let client = redis::Client::open(redis.url().as_str()).unwrap();
+        let connection = client.get_multiplexed_async_connection().await.unwrap();
+        Self { _redis: redis, tenant, site, connection }
+    }
+
+    /// The token cache's keys, sorted.
+    async fn token_keys(&mut self) -> Vec<String> {
+        let mut keys: Vec<String> =
+            redis::cmd("KEYS").arg("aad-auth:tokens:*").query_async(&mut self.connection).await.unwrap();
+        keys.sort();
+        keys
+    }
 }
 
 #[actix_web::test]
 async fn a_logout_while_a_downstream_token_is_on_its_way_leaves_no_tokens_behind() {
-    let redis = RedisServer::start();
-    let tenant = tenant().await;
-    let site = site(&tenant, redis_site_config(&redis.url())).await;
-    let client = redis::Client::open(redis.url().as_str()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut rig = RedisRig::start().await;
     let browser = Browser::new();
-    browser.follow(&site.url("/oauth/aad/login"), 6).await;
-    assert_eq!(token_keys(&mut connection).await.len(), 1, "the session's token entry");
+    browser.follow(&rig.site.url("/oauth/aad/login"), 6).await;
+    assert_eq!(rig.token_keys().await.len(), 1, "the session's token entry");
+    let (tenant, site) = (&rig.tenant, &rig.site);
 
     // The refresh-token grant takes a while; the user signs out meanwhile.
     tenant.set_fault(Endpoint::Token, Fault::Slow(std::time::Duration::from_millis(500)));
@@ -378,28 +386,26 @@ async fn a_logout_while_a_downstream_token_is_on_its_way_leaves_no_tokens_behind
     };
     let (_, logout) = tokio::join!(asking, signing_out);
     assert!(logout.status == 303 || logout.status == 302, "{logout:?}");
-    assert_eq!(token_keys(&mut connection).await, Vec::<String>::new(), "the ended session's tokens came back");
+    assert_eq!(rig.token_keys().await, Vec::<String>::new(), "the ended session's tokens came back");
 }
 
 #[actix_web::test]
 async fn a_sealed_token_entry_copied_to_another_sessions_key_does_not_open() {
-    let redis = RedisServer::start();
-    let tenant = tenant().await;
-    let site = site(&tenant, redis_site_config(&redis.url())).await;
-    let client = redis::Client::open(redis.url().as_str()).unwrap();
-    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut rig = RedisRig::start().await;
+    let login = rig.site.url("/oauth/aad/login");
     let victim = Browser::new();
-    victim.follow(&site.url("/oauth/aad/login"), 6).await;
-    let victims_key = token_keys(&mut connection).await.pop().unwrap();
+    victim.follow(&login, 6).await;
+    let victims_key = rig.token_keys().await.pop().unwrap();
     let attacker = Browser::new();
-    attacker.follow(&site.url("/oauth/aad/login"), 6).await;
-    let attackers_key = token_keys(&mut connection).await.into_iter().find(|key| *key != victims_key).unwrap();
+    attacker.follow(&login, 6).await;
+    let attackers_key = rig.token_keys().await.into_iter().find(|key| *key != victims_key).unwrap();
+    let (site, connection) = (&rig.site, &mut rig.connection);
     let before = attacker.get(&site.url("/me/token")).await;
     assert_eq!(before.status, 200, "{before:?}");
 
     // Someone who can write to Redis copies the victim's entry over their own.
-    let sealed: String = redis::cmd("GET").arg(&victims_key).query_async(&mut connection).await.unwrap();
-    let () = redis::cmd("SET").arg(&attackers_key).arg(sealed).query_async(&mut connection).await.unwrap();
+    let sealed: String = redis::cmd("GET").arg(&victims_key).query_async(connection).await.unwrap();
+    let () = redis::cmd("SET").arg(&attackers_key).arg(sealed).query_async(connection).await.unwrap();
     let after = attacker.get(&site.url("/me/token")).await;
     assert_eq!(after.status, 401, "the copied entry opened under another key: {after:?}");
 }
