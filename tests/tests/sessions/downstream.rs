@@ -91,6 +91,16 @@ async fn tenant() -> Tenant {
     Tenant::builder().dev_defaults().auto_user("first").start().await
 }
 
+/// A tenant whose Conditional Access requires the authentication context `c1` for Graph tokens.
+async fn tenant_where_graph_needs_c1() -> Tenant {
+    Tenant::builder()
+        .dev_defaults()
+        .auto_user("first")
+        .require_auth_context_for("https://graph.microsoft.com", "c1")
+        .start()
+        .await
+}
+
 async fn site(
     tenant: &Tenant,
     adjust: impl FnOnce(aad_auth::config::AadAuthConfigBuilder) -> aad_auth::config::AadAuthConfigBuilder,
@@ -260,12 +270,7 @@ async fn a_bearer_caller_without_graph_consent_gets_401_consent_required_and_wit
 #[actix_web::test]
 async fn a_claims_challenge_of_the_tenant_on_behalf_of_is_passed_on_as_insufficient_claims() {
     // Conditional Access on Graph: tokens for it need the authentication context c1.
-    let tenant = Tenant::builder()
-        .dev_defaults()
-        .auto_user("first")
-        .require_auth_context_for("https://graph.microsoft.com", "c1")
-        .start()
-        .await;
+    let tenant = tenant_where_graph_needs_c1().await;
     tenant.grant_consent(&tenant.users()[0], &tenant.api_app().client_id, ["User.Read"]);
     let site = site(&tenant, |c| c).await;
     let without = tenant.token().for_user(&tenant.users()[0]).sign();
@@ -414,12 +419,7 @@ async fn a_sealed_token_entry_copied_to_another_sessions_key_does_not_open() {
 async fn a_page_whose_token_still_needs_the_user_after_the_consent_login_stops_instead_of_looping() {
     // Graph needs an authentication context the sign-in never gets: every refresh-token grant
     // for Graph is interaction_required, consent or not.
-    let tenant = Tenant::builder()
-        .dev_defaults()
-        .auto_user("first")
-        .require_auth_context_for("https://graph.microsoft.com", "c1")
-        .start()
-        .await;
+    let tenant = tenant_where_graph_needs_c1().await;
     let site = site(&tenant, |c| c).await;
     let browser = Browser::new();
     browser.follow(&site.url("/oauth/aad/login"), 6).await;
